@@ -1,0 +1,3 @@
+from ida.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""Amplify(H, A) by question decomposition: H splits a question, A answers the pieces.
+
+Each root question goes to the overseer H. Every subquestion H asks goes to the model A
+(the paper's one-step scheme, ``depth=1``) or, while the tree is shallower than ``depth``, to H
+again; with no model at all (``answer=None``) H recurses all the way down, which is HCH and is
+what ``A <- Distill(H)`` imitates. Every node is recorded in a ``trace.Node`` tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ida.amplify.base import TargetSource
+from ida.engine import BatchFn, Call, Engine, Spawn
+from ida.models.qa import BatchedAnswerer
+from ida.tasks.base import Instance, Question, Task
+from ida.trace import LOOKUP, MODEL, OVERSEER, Node
+
+
+class Decomposition:
+    """Runs H's decomposition over many (instance, question) roots at once in the engine."""
+
+    def __init__(self, task: Task, engine: Engine, depth: int = 1):
+        if depth < 1:
+            raise ValueError("amplification depth must be at least 1")
+        self.task, self.engine, self.depth = task, engine, depth
+
+    def run(
+        self,
+        instances: Sequence[Instance],
+        roots: Sequence[tuple[int, Question]],
+        answer: BatchFn | None,
+    ) -> list[Node]:
+        """One tree per root (instance slot, question); ``answer`` is A as a batch function."""
+        tree = _Tree(self.task, instances, answer, self.depth)
+        return self.engine.run([tree.overseer(slot, q, 0) for slot, q in roots])
+
+
+class _Tree:
+    def __init__(self, task: Task, instances, answer: BatchFn | None, depth: int):
+        self.task, self.instances, self.answer, self.depth = task, instances, answer, depth
+
+    async def overseer(self, slot: int, question: Question, depth: int) -> Node:
+        node = Node(question, by=OVERSEER, depth=depth)
+        ask = _Ask(self, slot, node)
+        node.answer = await self.task.overseer(self.instances[slot], question, ask)
+        if not node.children:
+            node.by = LOOKUP
+        return node
+
+
+class _Ask:
+    """The ``ask`` an overseer sees: routes subquestions to A or to H and records them."""
+
+    __slots__ = ("tree", "slot", "node")
+
+    def __init__(self, tree: _Tree, slot: int, node: Node):
+        self.tree, self.slot, self.node = tree, slot, node
+
+    async def __call__(self, question: Question) -> int:
+        return (await self.all([question]))[0]
+
+    async def all(self, questions: Sequence[Question]) -> list[int]:
+        tree, depth = self.tree, self.node.depth + 1
+        if tree.answer is None or depth < tree.depth:
+            kids = await Spawn([tree.overseer(self.slot, q, depth) for q in questions])
+        else:
+            answers = await Call(tree.answer, [(self.slot, q) for q in questions])
+            kids = [Node(q, a, MODEL, depth) for q, a in zip(questions, answers, strict=True)]
+        self.node.children.extend(kids)
+        return [kid.answer for kid in kids]
+
+
+class Amplifier(TargetSource):
+    """Amplify(H, A) as a target source: H decomposes, the teacher copy of A answers.
+
+    With ``use_model=False`` H answers every node itself (HCH), which is ``A <- Distill(H)``."""
+
+    def __init__(self, *args, engine: Engine, depth: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.decomposition = Decomposition(self.task, engine, depth)
+        self.use_model = True
+
+    def targets(self, insts: list[Instance], roots: list[tuple[int, Question]],
+                teacher: BatchedAnswerer) -> list[int]:
+        trees = self.decomposition.run(insts, roots, teacher if self.use_model else None)
+        for tree in trees:
+            self.counts.update(tree.costs())
+        return [tree.answer for tree in trees]

@@ -1,0 +1,76 @@
+"""Engine throughput: amplified nodes per second batched, one question at a time, and the
+model's pure batched forward throughput at the same batch size (the ceiling for the engine)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ida.amplify.decompose import Decomposition
+from ida.engine import Engine
+from ida.models.qa import BatchedAnswerer, ModelShape, QAModel
+from ida.tasks import get_task
+from ida.trace import MODEL
+
+
+def bench_engine(task_name: str = "permutation_powering", size: int | None = None,
+                 trees: int = 4096, per_instance: int = 16, serial_trees: int = 128,
+                 d_model: int = 128, seed: int = 0) -> dict:
+    """Time Amplify(H, A) over ``trees`` top-level questions, batched and one at a time."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    task = get_task(task_name, size)
+    model = QAModel(ModelShape(task.vocab_size, task.answer_size, task.fact_len,
+                               task.question_len, d_model=d_model)).eval()
+    insts = [task.sample_instance(rng) for _ in range(max(trees // per_instance, 1))]
+    top = task.num_levels - 1
+    roots = [(i % len(insts), task.sample_question(rng, insts[i % len(insts)], top))
+             for i in range(trees)]
+
+    def amplify(batch_insts, batch_roots, engine) -> tuple[float, int, int]:
+        start = time.perf_counter()
+        answerer = BatchedAnswerer(model, torch.from_numpy(np.stack([i.facts for i in batch_insts])))
+        nodes = Decomposition(task, engine).run(batch_insts, batch_roots, answerer)
+        seconds = time.perf_counter() - start
+        counts = [n.by == MODEL for tree in nodes for n in tree.walk()]
+        return seconds, len(counts), sum(counts)
+
+    amplify(insts, roots[:256], Engine())  # warm up
+    engine = Engine()
+    seconds, nodes, model_calls = amplify(insts, roots, engine)
+    mean_batch = engine.stats.mean_batch
+
+    serial_seconds, serial_nodes = 0.0, 0
+    for slot, question in roots[:serial_trees]:
+        s, n, _ = amplify([insts[slot]], [(0, question)], Engine())
+        serial_seconds += s
+        serial_nodes += n
+
+    batch = max(int(round(mean_batch)), 1)
+    answerer = BatchedAnswerer(model, torch.from_numpy(np.stack([i.facts for i in insts])))
+    items = [(slot, q) for slot, q in roots[:batch]]
+    items += items[: batch - len(items)] if len(items) < batch else []
+    slots = torch.tensor([s for s, _ in items])
+    questions = torch.tensor([q for _, q in items])
+    with torch.inference_mode():
+        model.answer_logits(model.select(answerer.memory, slots), questions)
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < 1.0:
+            model.answer_logits(model.select(answerer.memory, slots), questions).argmax(-1)
+            reps += 1
+        forward_seconds = (time.perf_counter() - start) / reps
+
+    batched = nodes / seconds
+    forward = batch / forward_seconds
+    return {
+        "task": task.name, "size": task.size, "trees": trees, "threads": torch.get_num_threads(),
+        "nodes": nodes, "model_calls": model_calls, "mean_batch": round(mean_batch, 1),
+        "batched_nodes_per_s": round(batched, 1),
+        "batched_model_answers_per_s": round(model_calls / seconds, 1),
+        "serial_nodes_per_s": round(serial_nodes / serial_seconds, 1),
+        "forward_answers_per_s": round(forward, 1),
+        "speedup_vs_serial": round(batched / (serial_nodes / serial_seconds), 1),
+        "fraction_of_forward": round(model_calls / seconds / forward, 3),
+    }

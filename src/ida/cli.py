@@ -1,0 +1,149 @@
+"""The ``ida`` command: list tasks, train, evaluate, show an amplification tree, benchmark."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ida.errors import IdaError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Iterated Distillation and Amplification: A <- Distill(Amplify(H, A)).")
+bench_app = typer.Typer(no_args_is_help=True, help="Measure speed.")
+app.add_typer(bench_app, name="bench")
+out = Console()
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks, one line each."""
+    from ida.tasks import TASKS
+
+    for name, cls in TASKS.items():
+        out.print(f"[bold]{name:24}[/bold] {cls.description}")
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Argument(help="task name (see `ida tasks`)")],
+    mode: Annotated[Optional[str], typer.Option(help="ida or supervised")] = None,  # noqa: UP045
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,  # noqa: UP045
+    size: Annotated[Optional[int], typer.Option(help="elements per instance")] = None,  # noqa: UP045
+    steps: Annotated[Optional[int], typer.Option(help="distillation steps")] = None,  # noqa: UP045
+    seed: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045
+    depth: Annotated[Optional[int], typer.Option(help="levels of H before A answers")] = None,  # noqa: UP045
+    warm_start_steps: Annotated[Optional[int], typer.Option(help="steps of A <- Distill(H) first")] = None,  # noqa: UP045,E501
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,  # noqa: UP045
+    config: Annotated[Optional[Path], typer.Option(help="TOML or JSON config file")] = None,  # noqa: UP045
+    resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+) -> None:
+    """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary."""
+    from ida.runs.config import make_config, read_config_file
+    from ida.runs.run import train as run_train
+    from ida.tasks import get_task
+
+    get_task(task, size)  # fail fast on an unknown task or a bad size
+    base = read_config_file(config) if config else {}
+    cfg = make_config(base, task=task, mode=mode, size=size, steps=steps, seed=seed, depth=depth,
+                      warm_start_steps=warm_start_steps, device=device)
+    run_dir = out_dir or Path("runs") / f"{cfg.task}-{cfg.mode}"
+    summary = run_train(cfg, run_dir, resume=resume, steps=steps)
+    out.print(json.dumps(summary, indent=2))
+    out.print(f"run written to {run_dir}/ (curves.png, metrics.jsonl, summary.json)")
+
+
+@app.command("eval")
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    per_level: Annotated[int, typer.Option(help="fresh questions per level")] = 1024,
+    seed: Annotated[int, typer.Option(help="seed of the fresh questions")] = 12345,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Evaluate a run's checkpoint on fresh held-out questions, per difficulty level."""
+    import numpy as np
+
+    from ida.evaluate import heldout_set
+    from ida.runs.run import load_job
+
+    if per_level < 8:
+        raise IdaError("--per-level must be at least 8")
+    job = load_job(run_dir)
+    result = job.evaluate(heldout_set(job.task, np.random.default_rng([seed, 2]), per_level))
+    result = {"task": job.task.name, "mode": job.cfg.mode, "size": job.task.size,
+              "step": job.loop.step, **result}
+    if as_json:
+        out.print(json.dumps(result))
+        return
+    table = Table(title=f"{run_dir}: {job.task.name} ({job.cfg.mode}), step {job.loop.step}")
+    table.add_column("level", justify="right")
+    table.add_column("accuracy", justify="right")
+    for lv, acc in enumerate(result["accuracy_by_level"]):
+        table.add_row(str(lv), f"{acc:.3f}")
+    table.add_row("all", f"[bold]{result['accuracy']:.3f}[/bold]")
+    out.print(table)
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    level: Annotated[Optional[int], typer.Option(help="difficulty (default: hardest)")] = None,  # noqa: UP045
+    seed: Annotated[int, typer.Option(help="seed of the fresh question")] = 0,
+    facts: Annotated[bool, typer.Option(help="also print the instance's facts")] = False,
+) -> None:
+    """Print one amplification tree for a fresh question: who answered what, and if correctly."""
+    from ida.runs.run import load_job
+    from ida.show import render_tree
+
+    job = load_job(run_dir)
+    out.print(render_tree(job, level, seed, facts))
+
+
+@bench_app.command("engine")
+def bench_engine(
+    task: Annotated[str, typer.Option(help="task name")] = "permutation_powering",
+    size: Annotated[Optional[int], typer.Option(help="elements per instance")] = None,  # noqa: UP045
+    trees: Annotated[int, typer.Option(help="trees amplified at once")] = 4096,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Amplified nodes per second: batched, one at a time, and the model's forward ceiling."""
+    from ida.bench import bench_engine as run_bench
+    from ida.tasks import get_task
+
+    get_task(task, size)
+    if trees < 1:
+        raise IdaError("--trees must be at least 1")
+    result = run_bench(task, size, trees)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            out.print(f"{key:28} {value}")
+
+
+def main() -> None:
+    """Entry point: bad input is one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except IdaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is intact (resume with --resume)", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as err:  # click's usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        raise

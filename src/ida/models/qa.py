@@ -1,0 +1,146 @@
+"""The model A: a transformer that reads an instance's facts once and answers many questions.
+
+``encode`` turns each instance's facts (a set: no positions) into a memory, and projects it
+once into every decoder layer's cross-attention keys and values. ``answer_logits`` reads a
+batch of questions, each pointing at its instance's memory, and scores every answer token.
+Encoding (and projecting) once per instance and reusing it for all of its questions and
+subquestions is what makes amplification and training cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ida.tasks.base import PAD
+
+Memory = tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """Everything that fixes the model's parameters: the task's token layout and the widths."""
+
+    vocab_size: int
+    answer_size: int
+    fact_len: int
+    question_len: int
+    d_model: int = 128
+    n_heads: int = 4
+    enc_layers: int = 2
+    dec_layers: int = 2
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose keys and values can be computed once and reused."""
+
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.query = nn.Linear(d, d)
+        self.key_value = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, d)
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # [N, heads, S, d_head]
+
+    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.key_value(x).chunk(2, dim=-1)
+        return self.split(k), self.split(v)
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` [N, 1, 1, S] is True where attention is allowed."""
+        y = F.scaled_dot_product_attention(self.split(self.query(x)), k, v, attn_mask=mask)
+        return self.out(y.transpose(1, 2).flatten(2))
+
+
+class Block(nn.Module):
+    """Pre-norm self-attention (+ optional cross-attention) + MLP."""
+
+    def __init__(self, d: int, heads: int, cross: bool):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(d), Attention(d, heads)
+        self.norm2 = nn.LayerNorm(d) if cross else None
+        self.cross = Attention(d, heads) if cross else None
+        self.norm3 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, x: torch.Tensor, self_mask: torch.Tensor | None = None,
+                memory: tuple[torch.Tensor, torch.Tensor] | None = None,
+                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, *self.attn.keys_values(h), self_mask)
+        if self.cross is not None:
+            x = x + self.cross(self.norm2(x), *memory, memory_mask)
+        return x + self.mlp(self.norm3(x))
+
+
+class QAModel(nn.Module):
+    """Facts -> memory (set encoder); question tokens + memory -> answer logits (decoder)."""
+
+    def __init__(self, shape: ModelShape):
+        super().__init__()
+        self.shape = shape
+        d, h = shape.d_model, shape.n_heads
+        self.embed = nn.Embedding(shape.vocab_size, d, padding_idx=PAD)
+        self.fact_in = nn.Linear(shape.fact_len * d, d)
+        self.question_pos = nn.Parameter(torch.randn(shape.question_len + 1, d) * 0.02)
+        self.answer_slot = nn.Parameter(torch.randn(d) * 0.02)
+        self.encoder = nn.ModuleList(Block(d, h, cross=False) for _ in range(shape.enc_layers))
+        self.memory_norm = nn.LayerNorm(d)
+        self.decoder = nn.ModuleList(Block(d, h, cross=True) for _ in range(shape.dec_layers))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, shape.answer_size)
+
+    def encode(self, facts: torch.Tensor) -> Memory:
+        """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
+        and the attention mask [I, 1, 1, F] (True for real facts)."""
+        mask = (facts != PAD).any(-1)[:, None, None, :]
+        x = self.fact_in(self.embed(facts).flatten(2))
+        for block in self.encoder:
+            x = block(x, self_mask=mask)
+        x = self.memory_norm(x)
+        return [block.cross.keys_values(x) for block in self.decoder], mask
+
+    @staticmethod
+    def select(memory: Memory, index: torch.Tensor) -> Memory:
+        """The memory rows of instances ``index`` (one per question)."""
+        kv, mask = memory
+        return [(k[index], v[index]) for k, v in kv], mask[index]
+
+    def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
+        """memory (one row per question), questions [B, question_len] -> logits [B, answer]."""
+        kv, mask = memory
+        q = self.embed(questions)
+        x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
+        for block, layer_kv in zip(self.decoder, kv, strict=True):
+            x = block(x, memory=layer_kv, memory_mask=mask)
+        return self.head(self.norm(x[:, -1]))
+
+    def forward(self, facts: torch.Tensor, questions: torch.Tensor,
+                instance: torch.Tensor) -> torch.Tensor:
+        """Logits for ``questions`` [B, Q], question b about instance ``instance[b]`` of ``facts``."""
+        return self.answer_logits(self.select(self.encode(facts), instance), questions)
+
+
+class BatchedAnswerer:
+    """A batch function for the engine: (instance slot, question) items -> answer tokens.
+
+    Encodes the instances' facts once, on construction, and reuses that for every question."""
+
+    def __init__(self, model: QAModel, facts: torch.Tensor):
+        self.model = model
+        with torch.inference_mode():
+            self.memory = model.encode(facts)
+        self.device = facts.device
+
+    def __call__(self, items: list[tuple[int, tuple[int, ...]]]) -> list[int]:
+        slots = torch.tensor([slot for slot, _ in items], device=self.device)
+        questions = torch.tensor([q for _, q in items], device=self.device)
+        with torch.inference_mode():
+            logits = self.model.answer_logits(self.model.select(self.memory, slots), questions)
+        return logits.argmax(-1).tolist()

@@ -1,0 +1,123 @@
+"""Builds everything a run needs from its config: task, model, amplifier, distiller, loop."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ida.amplify.decompose import Amplifier
+from ida.amplify.ground_truth import GroundTruth
+from ida.curriculum import Curriculum
+from ida.distill.imitation import Imitation
+from ida.distill.replay import Experience, ReplayBuffer
+from ida.engine import Engine
+from ida.errors import IdaError
+from ida.evaluate import evaluate, heldout_set
+from ida.loop import Loop
+from ida.models.qa import ModelShape, QAModel
+from ida.runs.config import TrainConfig
+from ida.tasks import Task, get_task
+from ida.trace import LOOKUP, MODEL, OVERSEER
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when available; an unavailable device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise IdaError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise IdaError("device 'cuda' asked for, but no CUDA GPU is available")
+    return device
+
+
+def make_model(task: Task, cfg: TrainConfig) -> QAModel:
+    return QAModel(ModelShape(
+        vocab_size=task.vocab_size, answer_size=task.answer_size, fact_len=task.fact_len,
+        question_len=task.question_len, d_model=cfg.d_model, n_heads=cfg.n_heads,
+        enc_layers=cfg.enc_layers, dec_layers=cfg.dec_layers,
+    ))
+
+
+@dataclass
+class Job:
+    """A run's live objects; ``state_dict`` is everything a checkpoint needs to resume."""
+
+    cfg: TrainConfig
+    task: Task
+    device: torch.device
+    model: QAModel
+    curriculum: Curriculum
+    loop: Loop
+    heldout: Experience
+    rng: np.random.Generator
+
+    def costs(self) -> dict[str, int]:
+        """Cumulative calls to H (decompositions and lookups), to the model, and labels used."""
+        total = Counter(self.loop.amplifier.counts)
+        if self.loop.warm_start is not None:
+            total.update(self.loop.warm_start.counts)
+        return {"overseer_calls": total[OVERSEER] + total[LOOKUP], "model_calls": total[MODEL],
+                "labels": total["labels"]}
+
+    def evaluate(self, data: Experience | None = None) -> dict:
+        return evaluate(self.model, self.heldout if data is None else data, self.device)
+
+    def state_dict(self) -> dict:
+        loop = self.loop
+        return {
+            "step": loop.step,
+            "config": self.cfg.model_dump(),
+            "model": self.model.state_dict(),
+            "distiller": loop.distiller.state_dict(),
+            "curriculum": self.curriculum.state_dict(),
+            "counts": dict(loop.amplifier.counts),
+            "warm_counts": dict(loop.warm_start.counts) if loop.warm_start else {},
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        loop = self.loop
+        loop.step = state["step"]
+        self.model.load_state_dict(state["model"])
+        loop.distiller.load_state_dict(state["distiller"])
+        self.curriculum.load_state_dict(state["curriculum"])
+        loop.amplifier.counts = Counter(state["counts"])
+        if loop.warm_start is not None:
+            loop.warm_start.counts = Counter(state["warm_counts"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+
+
+def build_job(cfg: TrainConfig) -> Job:
+    """Fresh objects for ``cfg``, seeded; load a checkpoint's state on top to resume."""
+    task = get_task(cfg.task, cfg.size)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = make_model(task, cfg).to(device)
+    curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
+    replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
+    distiller = Imitation(model, cfg.lr, cfg.ema, replay, cfg.batch_instances, device)
+    sizes = dict(instances=cfg.instances_per_round, per_instance=cfg.questions_per_instance,
+                 device=device)
+    warm_start = None
+    if cfg.mode == "supervised":
+        amplifier = GroundTruth(task, curriculum, **sizes)
+    else:
+        engine = Engine(cfg.max_batch)
+        amplifier = Amplifier(task, curriculum, engine=engine, depth=cfg.depth, **sizes)
+        if cfg.warm_start_steps:
+            warm_start = Amplifier(task, curriculum, engine=engine, depth=cfg.depth, **sizes)
+            warm_start.use_model = False
+    heldout = heldout_set(task, np.random.default_rng([cfg.seed, 1]), cfg.eval_per_level)
+    job = Job(cfg, task, device, model, curriculum, None, heldout,  # type: ignore[arg-type]
+              np.random.default_rng([cfg.seed, 0]))
+    job.loop = Loop(amplifier, distiller, job.evaluate, cfg.amplify_every, warm_start,
+                    cfg.warm_start_steps)
+    return job

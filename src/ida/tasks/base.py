@@ -1,0 +1,138 @@
+"""The task protocol: what a domain provides so that it can be amplified and distilled.
+
+A task samples *instances* (a context of facts, encoded once by the model) and *questions*
+about them at a difficulty level. Its overseer ``H`` answers a simple question by one fact
+lookup and otherwise asks subquestions through ``ask`` and combines the answers; it is ordinary
+``async`` code that never sees who answers (the model, ``H`` again, or an oracle). ``solve`` is
+the exact answer, used only for evaluation and the supervised baseline, never for IDA training.
+
+Questions are tuples of input tokens (length ``question_len``), facts are rows of input tokens
+(length ``fact_len``, padded with ``PAD`` rows up to ``num_facts``), and answers are one token in
+``range(answer_size)``. Token 0 is reserved as ``PAD`` in every task.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from ida.errors import IdaError
+
+PAD = 0
+Question = tuple[int, ...]
+
+
+@dataclass
+class Instance:
+    """One context: ``facts`` is an int array [num_facts, fact_len]; ``data`` is task-private."""
+
+    facts: np.ndarray
+    data: Any
+
+
+class Ask(Protocol):
+    """How an overseer asks subquestions; the amplifier decides who answers them."""
+
+    def __call__(self, question: Question) -> Awaitable[int]: ...
+
+    def all(self, questions: Sequence[Question]) -> Awaitable[list[int]]: ...
+
+
+class Task(ABC):
+    """A domain: instances, questions by difficulty, the overseer H and the exact solver."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    min_size: ClassVar[int] = 4
+    max_size: ClassVar[int] = 128
+    default_size: ClassVar[int] = 16
+
+    # Set by each subclass's __init__ from the size.
+    vocab_size: int
+    answer_size: int
+    num_facts: int
+    fact_len: int
+    question_len: int
+    num_levels: int
+
+    def __init__(self, size: int | None = None):
+        size = self.default_size if size is None else size
+        if not isinstance(size, int) or not self.min_size <= size <= self.max_size:
+            raise IdaError(
+                f"{self.name}: size must be an integer from {self.min_size} to {self.max_size}, "
+                f"got {size!r}"
+            )
+        self.size = size
+
+    @abstractmethod
+    def sample_instance(self, rng: np.random.Generator) -> Instance:
+        """A fresh random context (facts in random order, padded to ``num_facts`` rows)."""
+
+    @abstractmethod
+    def sample_question(self, rng: np.random.Generator, inst: Instance, level: int) -> Question:
+        """A random question about ``inst`` at difficulty ``level`` in ``range(num_levels)``.
+
+        Level 0 questions are simple: the overseer answers them with one lookup."""
+
+    @abstractmethod
+    def level_of(self, inst: Instance, question: Question) -> int:
+        """The difficulty level of ``question`` about ``inst``, in ``range(num_levels)``.
+
+        Every subquestion H asks (given true answers) is of a strictly lower level or of level 0,
+        so a curriculum can train the levels in order."""
+
+    @abstractmethod
+    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
+        """H: answer by one fact lookup if simple, else ask subquestions and combine them.
+
+        Must return a valid answer token whatever (possibly wrong) answers ``ask`` returns."""
+
+    @abstractmethod
+    def solve(self, inst: Instance, question: Question) -> int:
+        """The exact answer (evaluation and the supervised baseline only)."""
+
+    def format_question(self, question: Question) -> str:
+        """Human-readable question, for traces and ``ida show``."""
+        return " ".join(map(str, question))
+
+    def format_answer(self, answer: int) -> str:
+        """Human-readable answer token."""
+        return str(answer)
+
+    def format_fact(self, fact: np.ndarray) -> str:
+        """Human-readable fact row."""
+        return " ".join(map(str, fact.tolist()))
+
+
+class OracleAsk:
+    """An ``ask`` that answers every subquestion exactly: H given true subanswers."""
+
+    def __init__(self, task: Task, inst: Instance):
+        self.task, self.inst, self.asked = task, inst, []
+
+    async def __call__(self, question: Question) -> int:
+        return (await self.all([question]))[0]
+
+    async def all(self, questions: Sequence[Question]) -> list[int]:
+        self.asked.extend(questions)
+        return [self.task.solve(self.inst, q) for q in questions]
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine that never suspends (e.g. an overseer driven by ``OracleAsk``)."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("coroutine suspended; run it in the engine instead")
+
+
+def oracle_answer(task: Task, inst: Instance, question: Question) -> tuple[int, list[Question]]:
+    """H's answer to ``question`` when every subquestion is answered exactly, and what it asked."""
+    ask = OracleAsk(task, inst)
+    return run_sync(task.overseer(inst, question, ask)), ask.asked

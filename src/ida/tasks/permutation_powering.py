@@ -1,0 +1,72 @@
+"""Permutation powering: facts are the pairs (x, s(x)) of a permutation s; (x, k) -> s^k(x).
+
+H answers k = 1 by looking up the fact for x; otherwise it asks for y = s^(k//2)(x), then
+z = s^(k//2)(y), and, for odd k, s(z). Level l holds k in (2^(l-1), 2^l]; level 0 is k = 1.
+Tokens: 0 PAD, 1..n the elements, n+1..2n the exponents 1..n. Answers are elements 0..n-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ida.tasks.base import Ask, Instance, Question, Task
+
+
+class PermutationPowering(Task):
+    name = "permutation_powering"
+    description = "facts (x, s(x)) of a permutation s; question (x, k) -> s^k(x)"
+
+    def __init__(self, size: int | None = None):
+        super().__init__(size)
+        n = self.size
+        self.vocab_size = 2 * n + 1
+        self.answer_size = n
+        self.num_facts = n
+        self.fact_len = 2
+        self.question_len = 2
+        self.num_levels = int(np.ceil(np.log2(n))) + 1
+
+    def question(self, x: int, k: int) -> Question:
+        return (x + 1, self.size + k)
+
+    def decode(self, question: Question) -> tuple[int, int]:
+        return question[0] - 1, question[1] - self.size
+
+    def sample_instance(self, rng: np.random.Generator) -> Instance:
+        n = self.size
+        perm = rng.permutation(n)
+        order = rng.permutation(n)
+        facts = np.stack([order + 1, perm[order] + 1], axis=1)
+        return Instance(facts=facts.astype(np.int64), data=perm)
+
+    def level_of(self, inst: Instance, question: Question) -> int:
+        return (self.decode(question)[1] - 1).bit_length()
+
+    def sample_question(self, rng: np.random.Generator, inst: Instance, level: int) -> Question:
+        lo = 1 if level == 0 else 2 ** (level - 1) + 1
+        hi = min(2**level, self.size)
+        return self.question(int(rng.integers(self.size)), int(rng.integers(lo, hi + 1)))
+
+    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
+        x, k = self.decode(question)
+        if k == 1:
+            return int(inst.data[x])
+        half = k // 2
+        y = await ask(self.question(x, half))
+        z = await ask(self.question(y, half))
+        if k % 2:
+            z = await ask(self.question(z, 1))
+        return z
+
+    def solve(self, inst: Instance, question: Question) -> int:
+        x, k = self.decode(question)
+        for _ in range(k):
+            x = inst.data[x]
+        return int(x)
+
+    def format_question(self, question: Question) -> str:
+        x, k = self.decode(question)
+        return f"s^{k}({x})"
+
+    def format_fact(self, fact: np.ndarray) -> str:
+        return f"s({fact[0] - 1}) = {fact[1] - 1}"

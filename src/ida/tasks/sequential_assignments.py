@@ -1,0 +1,132 @@
+"""Sequential assignments: a straight-line program over a small domain; VALUE(v) -> v's value.
+
+Facts are the program ``v_0 := c``, ``v_1 := c``, ``v_i := f(v_j, v_k)`` (j, k < i) over values
+``range(m)``, m = 4, and the m x m table of the random operation f. Questions are VALUE(v_i) and the
+helper F(a, b) = f(a, b). H answers F and the VALUE of a constant by one lookup (level 0);
+otherwise it looks up v_i's assignment, asks VALUE(v_j) and VALUE(v_k) together, then F of the
+two answers. The level of VALUE(v_i) is v_i's depth in the dependency DAG (constants 0), so its
+operands are strictly lower. Generation keeps depths in 0..D, D = ceil(log2 n), and spreads
+them: each v_i first draws its depth d uniformly from 1..min(D, deepest so far + 1), then takes
+v_j among earlier variables of depth d - 1 and v_k among earlier ones of depth below d (maybe
+v_j again; the two in random order); instances missing some depth are resampled.
+Tokens: 0 PAD, 1 VALUE, 2 F, 3 ``:= c`` / 4 ``:= f`` / 5 table fact kinds, 6..n+5 the variables,
+n+6..n+m+5 the values. Facts [kind, x, y, z], questions [type, x, y]; answers are values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ida.tasks.base import PAD, Ask, Instance, Question, Task
+
+VALUE, F, CONST, APPLY, TABLE = 1, 2, 3, 4, 5
+VAR = 6  # token of v_0
+NUM_CONSTANTS = 2
+
+
+@dataclass(frozen=True)
+class Program:
+    """``args[i]`` are v_i's operands (-1 for constants), ``const[i]`` its constant value."""
+
+    args: np.ndarray
+    const: np.ndarray
+    table: np.ndarray
+    depth: np.ndarray
+
+
+def _clamp(answer: int, m: int) -> int:
+    """An answer as a value in ``range(m)``, whatever the answerer returned."""
+    return min(max(int(answer), 0), m - 1)
+
+
+class SequentialAssignments(Task):
+    name = "sequential_assignments"
+    description = "program v_i := f(v_j, v_k) with f a table; question VALUE(v_i) -> its value"
+
+    def __init__(self, size: int | None = None):
+        super().__init__(size)
+        n, self.m = self.size, 4
+        self.max_depth = int(np.ceil(np.log2(n)))
+        self.val0 = VAR + n  # token of the value 0
+        self.vocab_size = n + self.m + 6
+        self.answer_size = self.m
+        self.num_facts = n + self.m * self.m
+        self.fact_len = 4
+        self.question_len = 3
+        self.num_levels = self.max_depth + 1
+
+    def value_question(self, i: int) -> Question:
+        return (VALUE, VAR + i, PAD)
+
+    def f_question(self, a: int, b: int) -> Question:
+        return (F, self.val0 + a, self.val0 + b)
+
+    def sample_instance(self, rng: np.random.Generator) -> Instance:
+        n, m = self.size, self.m
+        while True:
+            depth = np.zeros(n, dtype=np.int64)
+            args = np.full((n, 2), -1, dtype=np.int64)
+            for i in range(NUM_CONSTANTS, n):
+                d = int(rng.integers(1, min(self.max_depth, depth[:i].max() + 1) + 1))
+                j = rng.choice(np.flatnonzero(depth[:i] == d - 1))
+                k = rng.choice(np.flatnonzero(depth[:i] < d))
+                depth[i], args[i] = d, rng.permutation([j, k])
+            if len(np.unique(depth)) == self.num_levels:
+                break
+        const = np.where(args[:, 0] < 0, rng.integers(m, size=n), -1)
+        table = rng.integers(m, size=(m, m))
+        a0 = self.val0
+        rows = [
+            [APPLY, VAR + i, VAR + args[i, 0], VAR + args[i, 1]]
+            if const[i] < 0
+            else [CONST, VAR + i, a0 + const[i], PAD]
+            for i in range(n)
+        ]
+        rows += [[TABLE, a0 + a, a0 + b, a0 + table[a, b]] for a in range(m) for b in range(m)]
+        facts = np.array(rows, dtype=np.int64)[rng.permutation(len(rows))]
+        return Instance(facts=facts, data=Program(args, const, table, depth))
+
+    def level_of(self, inst: Instance, question: Question) -> int:
+        return 0 if question[0] == F else int(inst.data.depth[question[1] - VAR])
+
+    def sample_question(self, rng: np.random.Generator, inst: Instance, level: int) -> Question:
+        if level == 0 and rng.random() < 0.5:
+            return self.f_question(int(rng.integers(self.m)), int(rng.integers(self.m)))
+        return self.value_question(int(rng.choice(np.flatnonzero(inst.data.depth == level))))
+
+    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
+        prog, m = inst.data, self.m
+        if question[0] == F:
+            return int(prog.table[question[1] - self.val0, question[2] - self.val0])
+        i = question[1] - VAR
+        if prog.const[i] >= 0:
+            return int(prog.const[i])
+        a, b = await ask.all([self.value_question(int(j)) for j in prog.args[i]])
+        c = await ask(self.f_question(_clamp(a, m), _clamp(b, m)))
+        return _clamp(c, m)
+
+    def solve(self, inst: Instance, question: Question) -> int:
+        prog = inst.data
+        if question[0] == F:
+            return int(prog.table[question[1] - self.val0, question[2] - self.val0])
+        value = prog.const.copy()
+        for i in range(question[1] - VAR + 1):
+            if value[i] < 0:
+                value[i] = prog.table[value[prog.args[i, 0]], value[prog.args[i, 1]]]
+        return int(value[question[1] - VAR])
+
+    def format_question(self, question: Question) -> str:
+        if question[0] == F:
+            return f"f({question[1] - self.val0}, {question[2] - self.val0})"
+        return f"v{question[1] - VAR}"
+
+    def format_fact(self, fact: np.ndarray) -> str:
+        kind, x, y, z = (int(t) for t in fact)
+        if kind == CONST:
+            return f"v{x - VAR} := {y - self.val0}"
+        if kind == APPLY:
+            return f"v{x - VAR} := f(v{y - VAR}, v{z - VAR})"
+        a0 = self.val0
+        return f"f({x - a0}, {y - a0}) = {z - a0}"
