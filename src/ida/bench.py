@@ -15,23 +15,36 @@ from ida.tasks import get_task
 from ida.trace import MODEL
 
 
-def bench_engine(task_name: str = "permutation_powering", size: int | None = None,
-                 trees: int = 4096, per_instance: int = 16, serial_trees: int = 128,
-                 d_model: int = 128, seed: int = 0) -> dict:
+def bench_engine(
+    task_name: str = "permutation_powering",
+    size: int | None = None,
+    trees: int = 4096,
+    per_instance: int = 16,
+    serial_trees: int = 128,
+    d_model: int = 128,
+    seed: int = 0,
+) -> dict:
     """Time Amplify(H, A) over ``trees`` top-level questions, batched and one at a time."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     task = get_task(task_name, size)
-    model = QAModel(ModelShape(task.vocab_size, task.answer_size, task.fact_len,
-                               task.question_len, d_model=d_model)).eval()
+    model = QAModel(
+        ModelShape(
+            task.vocab_size, task.answer_size, task.fact_len, task.question_len, d_model=d_model
+        )
+    ).eval()
     insts = [task.sample_instance(rng) for _ in range(max(trees // per_instance, 1))]
     top = task.num_levels - 1
-    roots = [(i % len(insts), task.sample_question(rng, insts[i % len(insts)], top))
-             for i in range(trees)]
+    roots = [
+        (i % len(insts), task.sample_question(rng, insts[i % len(insts)], top))
+        for i in range(trees)
+    ]
 
     def amplify(batch_insts, batch_roots, engine) -> tuple[float, int, int]:
         start = time.perf_counter()
-        answerer = BatchedAnswerer(model, torch.from_numpy(np.stack([i.facts for i in batch_insts])))
+        answerer = BatchedAnswerer(
+            model, torch.from_numpy(np.stack([i.facts for i in batch_insts]))
+        )
         nodes = Decomposition(task, engine).run(batch_insts, batch_roots, answerer)
         seconds = time.perf_counter() - start
         counts = [n.by == MODEL for tree in nodes for n in tree.walk()]
@@ -65,8 +78,13 @@ def bench_engine(task_name: str = "permutation_powering", size: int | None = Non
     batched = nodes / seconds
     forward = batch / forward_seconds
     return {
-        "task": task.name, "size": task.size, "trees": trees, "threads": torch.get_num_threads(),
-        "nodes": nodes, "model_calls": model_calls, "mean_batch": round(mean_batch, 1),
+        "task": task.name,
+        "size": task.size,
+        "trees": trees,
+        "threads": torch.get_num_threads(),
+        "nodes": nodes,
+        "model_calls": model_calls,
+        "mean_batch": round(mean_batch, 1),
         "batched_nodes_per_s": round(batched, 1),
         "batched_model_answers_per_s": round(model_calls / seconds, 1),
         "serial_nodes_per_s": round(serial_nodes / serial_seconds, 1),

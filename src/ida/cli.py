@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,12 @@ from rich.table import Table
 
 from ida.errors import IdaError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Iterated Distillation and Amplification: A <- Distill(Amplify(H, A)).")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Iterated Distillation and Amplification: A <- Distill(Amplify(H, A)).",
+)
 bench_app = typer.Typer(no_args_is_help=True, help="Measure speed.")
 app.add_typer(bench_app, name="bench")
 out = Console()
@@ -32,15 +36,17 @@ def tasks() -> None:
 @app.command()
 def train(
     task: Annotated[str, typer.Argument(help="task name (see `ida tasks`)")],
-    mode: Annotated[Optional[str], typer.Option(help="ida or supervised")] = None,  # noqa: UP045
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,  # noqa: UP045
-    size: Annotated[Optional[int], typer.Option(help="elements per instance")] = None,  # noqa: UP045
-    steps: Annotated[Optional[int], typer.Option(help="distillation steps")] = None,  # noqa: UP045
-    seed: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045
-    depth: Annotated[Optional[int], typer.Option(help="levels of H before A answers")] = None,  # noqa: UP045
-    warm_start_steps: Annotated[Optional[int], typer.Option(help="steps of A <- Distill(H) first")] = None,  # noqa: UP045,E501
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu or cuda")] = None,  # noqa: UP045
-    config: Annotated[Optional[Path], typer.Option(help="TOML or JSON config file")] = None,  # noqa: UP045
+    mode: Annotated[str | None, typer.Option(help="ida or supervised")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
+    size: Annotated[int | None, typer.Option(help="elements per instance")] = None,
+    steps: Annotated[int | None, typer.Option(help="distillation steps")] = None,
+    seed: Annotated[int | None, typer.Option()] = None,
+    depth: Annotated[int | None, typer.Option(help="levels of H before A answers")] = None,
+    warm_start_steps: Annotated[
+        int | None, typer.Option(help="steps of A <- Distill(H) first")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML or JSON config file")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
 ) -> None:
     """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary."""
@@ -50,8 +56,17 @@ def train(
 
     get_task(task, size)  # fail fast on an unknown task or a bad size
     base = read_config_file(config) if config else {}
-    cfg = make_config(base, task=task, mode=mode, size=size, steps=steps, seed=seed, depth=depth,
-                      warm_start_steps=warm_start_steps, device=device)
+    cfg = make_config(
+        base,
+        task=task,
+        mode=mode,
+        size=size,
+        steps=steps,
+        seed=seed,
+        depth=depth,
+        warm_start_steps=warm_start_steps,
+        device=device,
+    )
     run_dir = out_dir or Path("runs") / f"{cfg.task}-{cfg.mode}"
     summary = run_train(cfg, run_dir, resume=resume, steps=steps)
     out.print(json.dumps(summary, indent=2))
@@ -75,8 +90,13 @@ def evaluate(
         raise IdaError("--per-level must be at least 8")
     job = load_job(run_dir)
     result = job.evaluate(heldout_set(job.task, np.random.default_rng([seed, 2]), per_level))
-    result = {"task": job.task.name, "mode": job.cfg.mode, "size": job.task.size,
-              "step": job.loop.step, **result}
+    result = {
+        "task": job.task.name,
+        "mode": job.cfg.mode,
+        "size": job.task.size,
+        "step": job.loop.step,
+        **result,
+    }
     if as_json:
         out.print(json.dumps(result))
         return
@@ -92,7 +112,7 @@ def evaluate(
 @app.command()
 def show(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    level: Annotated[Optional[int], typer.Option(help="difficulty (default: hardest)")] = None,  # noqa: UP045
+    level: Annotated[int | None, typer.Option(help="difficulty (default: hardest)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the fresh question")] = 0,
     facts: Annotated[bool, typer.Option(help="also print the instance's facts")] = False,
 ) -> None:
@@ -107,7 +127,7 @@ def show(
 @bench_app.command("engine")
 def bench_engine(
     task: Annotated[str, typer.Option(help="task name")] = "permutation_powering",
-    size: Annotated[Optional[int], typer.Option(help="elements per instance")] = None,  # noqa: UP045
+    size: Annotated[int | None, typer.Option(help="elements per instance")] = None,
     trees: Annotated[int, typer.Option(help="trees amplified at once")] = 4096,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:

@@ -13,8 +13,9 @@ import numpy as np
 class Curriculum:
     """Tracks the highest unlocked level and samples question levels for training."""
 
-    def __init__(self, num_levels: int, advance_at: float = 0.95, min_samples: int = 512,
-                 focus: float = 0.5):
+    def __init__(
+        self, num_levels: int, advance_at: float = 0.95, min_samples: int = 512, focus: float = 0.5
+    ):
         self.num_levels, self.advance_at = num_levels, advance_at
         self.min_samples, self.focus = min_samples, focus
         self.level = 0

@@ -18,7 +18,7 @@ BatchFn = Callable[[list[Any]], Sequence[Any]]
 
 
 class Call:
-    """Await to have ``fn`` applied to ``items``, batched with every other pending call to ``fn``."""
+    """Await to have ``fn`` applied to ``items``, batched with all other pending calls to it."""
 
     __slots__ = ("fn", "items")
 
@@ -73,7 +73,9 @@ class Engine:
     def run(self, coros: Sequence[Coroutine]) -> list[Any]:
         """Run ``coros`` to completion and return their results in order."""
         out: list[Any] = [None] * len(coros)
-        ready: deque[tuple[_Frame, Any]] = deque((_Frame(c, None, i), None) for i, c in enumerate(coros))
+        ready: deque[tuple[_Frame, Any]] = deque(
+            (_Frame(c, None, i), None) for i, c in enumerate(coros)
+        )
         pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]] = {}
         while ready or pending:
             while ready:
@@ -116,7 +118,9 @@ class Engine:
             chunk = items[start : start + self.max_batch]
             answers = fn(chunk)
             if len(answers) != len(chunk):
-                raise RuntimeError(f"batch function returned {len(answers)} results for {len(chunk)} items")
+                raise RuntimeError(
+                    f"batch function returned {len(answers)} results for {len(chunk)} items"
+                )
             results.extend(answers)
             self.stats.batches += 1
             self.stats.items += len(chunk)

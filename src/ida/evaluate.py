@@ -10,16 +10,21 @@ from ida.models.qa import QAModel
 from ida.tasks.base import Task
 
 
-def heldout_set(task: Task, rng: np.random.Generator, per_level: int,
-                per_instance: int = 8) -> Experience:
+def heldout_set(
+    task: Task, rng: np.random.Generator, per_level: int, per_instance: int = 8
+) -> Experience:
     """``per_level`` questions at every level, ``per_instance`` per instance, with true answers."""
     per_instance = min(per_instance, per_level)
     n = per_level // per_instance
     insts = [task.sample_instance(rng) for _ in range(n * task.num_levels)]
     levels = np.repeat(np.arange(task.num_levels), n)[:, None].repeat(per_instance, axis=1)
-    questions = [[task.sample_question(rng, inst, int(lv)) for lv in row]
-                 for inst, row in zip(insts, levels, strict=True)]
-    answers = [[task.solve(inst, q) for q in row] for inst, row in zip(insts, questions, strict=True)]
+    questions = [
+        [task.sample_question(rng, inst, int(lv)) for lv in row]
+        for inst, row in zip(insts, levels, strict=True)
+    ]
+    answers = [
+        [task.solve(inst, q) for q in row] for inst, row in zip(insts, questions, strict=True)
+    ]
     return Experience(
         facts=np.stack([inst.facts for inst in insts]),
         questions=np.asarray(questions, dtype=np.int64),
@@ -29,9 +34,10 @@ def heldout_set(task: Task, rng: np.random.Generator, per_level: int,
 
 
 @torch.inference_mode()
-def evaluate(model: QAModel, data: Experience, device: torch.device,
-             batch_instances: int = 256) -> dict[str, object]:
-    """``accuracy`` (mean over levels, so every difficulty counts alike) and ``accuracy_by_level``."""
+def evaluate(
+    model: QAModel, data: Experience, device: torch.device, batch_instances: int = 256
+) -> dict[str, object]:
+    """``accuracy`` (the mean over levels: every difficulty counts alike), ``accuracy_by_level``."""
     correct = np.zeros(data.targets.shape, dtype=bool)
     for start in range(0, len(data), batch_instances):
         part = Experience(*(a[start : start + batch_instances] for a in vars(data).values()))

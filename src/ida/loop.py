@@ -52,9 +52,14 @@ class Loop:
     step: int = 0
     last: dict[str, float] = field(default_factory=dict)
 
-    def run(self, until: int, rng: np.random.Generator, eval_every: int,
-            on_eval: Callable[[dict[str, Any]], None],
-            on_step: Callable[[Loop], None] | None = None) -> None:
+    def run(
+        self,
+        until: int,
+        rng: np.random.Generator,
+        eval_every: int,
+        on_eval: Callable[[dict[str, Any]], None],
+        on_step: Callable[[Loop], None] | None = None,
+    ) -> None:
         while self.step < until:
             if self.step % self.amplify_every == 0:
                 source = self.amplifier

@@ -38,9 +38,12 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     lines = [
         Text(f"{task.name} (size {task.size}), level {level}, step {job.loop.step}", style="bold"),
         tree,
-        Text(f"overseer calls {costs['overseer'] + costs['lookup']}, model calls {costs[MODEL]}; "
-             f"the model alone answers {task.format_answer(direct)} "
-             f"({'correct' if direct == truth else 'wrong'}; true answer {task.format_answer(truth)})"),
+        Text(
+            f"overseer calls {costs['overseer'] + costs['lookup']}, model calls {costs[MODEL]}; "
+            f"the model alone answers {task.format_answer(direct)} "
+            f"({'correct' if direct == truth else 'wrong'}; "
+            f"true answer {task.format_answer(truth)})"
+        ),
     ]
     if facts:
         fact_lines = [task.format_fact(f) for f in inst.facts if f.any()]
@@ -54,8 +57,10 @@ def _label(task: Task, inst: Instance, node: Node) -> Text:
     text = Text()
     text.append(f"{task.format_question(node.question)} = {task.format_answer(node.answer)}  ")
     text.append(f"[{node.by}]", style=STYLE.get(node.by, ""))
-    text.append("  ✓" if ok else f"  ✗ (true {task.format_answer(truth)})",
-                style="green" if ok else "bold red")
+    text.append(
+        "  ✓" if ok else f"  ✗ (true {task.format_answer(truth)})",
+        style="green" if ok else "bold red",
+    )
     return text
 
 

@@ -22,15 +22,22 @@ from ida.tasks.base import Instance, Question, Task
 class TargetSource(ABC):
     """Makes a round of ``instances`` x ``per_instance`` questions with training targets."""
 
-    def __init__(self, task: Task, curriculum: Curriculum, instances: int, per_instance: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        task: Task,
+        curriculum: Curriculum,
+        instances: int,
+        per_instance: int,
+        device: torch.device,
+    ):
         self.task, self.curriculum = task, curriculum
         self.instances, self.per_instance, self.device = instances, per_instance, device
         self.counts: Counter = Counter()
 
     @abstractmethod
-    def targets(self, insts: list[Instance], roots: list[tuple[int, Question]],
-                teacher: BatchedAnswerer) -> list[int]:
+    def targets(
+        self, insts: list[Instance], roots: list[tuple[int, Question]], teacher: BatchedAnswerer
+    ) -> list[int]:
         """A training target per root (instance slot, question); adds to ``self.counts``."""
 
     def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
@@ -39,7 +46,10 @@ class TargetSource(ABC):
         insts = [task.sample_instance(rng) for _ in range(self.instances)]
         levels = self.curriculum.sample(rng, self.instances * self.per_instance)
         roots = [
-            (i // self.per_instance, task.sample_question(rng, insts[i // self.per_instance], int(lv)))
+            (
+                i // self.per_instance,
+                task.sample_question(rng, insts[i // self.per_instance], int(lv)),
+            )
             for i, lv in enumerate(levels)
         ]
         facts = np.stack([inst.facts for inst in insts])

@@ -81,8 +81,9 @@ class Amplifier(TargetSource):
         self.decomposition = Decomposition(self.task, engine, depth)
         self.use_model = True
 
-    def targets(self, insts: list[Instance], roots: list[tuple[int, Question]],
-                teacher: BatchedAnswerer) -> list[int]:
+    def targets(
+        self, insts: list[Instance], roots: list[tuple[int, Question]], teacher: BatchedAnswerer
+    ) -> list[int]:
         trees = self.decomposition.run(insts, roots, teacher if self.use_model else None)
         for tree in trees:
             self.counts.update(tree.costs())

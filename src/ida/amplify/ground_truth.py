@@ -14,7 +14,8 @@ from ida.tasks.base import Instance, Question
 class GroundTruth(TargetSource):
     """Targets from ``task.solve``; counts ``labels``."""
 
-    def targets(self, insts: list[Instance], roots: list[tuple[int, Question]],
-                teacher: BatchedAnswerer) -> list[int]:
+    def targets(
+        self, insts: list[Instance], roots: list[tuple[int, Question]], teacher: BatchedAnswerer
+    ) -> list[int]:
         self.counts["labels"] += len(roots)
         return [self.task.solve(insts[slot], q) for slot, q in roots]

@@ -20,8 +20,15 @@ from ida.distill.replay import Experience, ReplayBuffer
 class Imitation:
     """Cross-entropy to replayed targets, AdamW, and an EMA teacher copy of the model."""
 
-    def __init__(self, model: nn.Module, lr: float, ema: float, replay: ReplayBuffer,
-                 batch_instances: int, device: torch.device):
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float,
+        ema: float,
+        replay: ReplayBuffer,
+        batch_instances: int,
+        device: torch.device,
+    ):
         self.model, self.replay, self.ema = model, replay, ema
         self.batch_instances, self.device = batch_instances, device
         self.teacher = copy.deepcopy(model).requires_grad_(False)

@@ -46,6 +46,7 @@ class ReplayBuffer:
 
     def add(self, exp: Experience) -> None:
         if self.data is None:
+
             def empty(a: np.ndarray) -> np.ndarray:
                 return np.zeros((self.capacity, *a.shape[1:]), dtype=a.dtype)
 

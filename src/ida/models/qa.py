@@ -5,6 +5,11 @@ once into every decoder layer's cross-attention keys and values. ``answer_logits
 batch of questions, each pointing at its instance's memory, and scores every answer token.
 Encoding (and projecting) once per instance and reusing it for all of its questions and
 subquestions is what makes amplification and training cheap.
+
+With ``relational=True`` attention also sees which tokens two facts (or a question and a fact)
+share: a learned per-head bias for every pair of token slots that hold the same token. That is
+the relation every algorithmic task is made of (a pointer ``y`` in one fact names the ``x`` of
+another) and it spares the model a long plateau before it discovers it from embeddings alone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from torch.nn import functional as F
 
 from ida.tasks.base import PAD
 
-Memory = tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]
+RELATION_SCALE = 10.0
+
+# per decoder layer (keys, values), and (additive padding mask, the facts themselves)
+Memory = tuple[list[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class ModelShape:
     n_heads: int = 4
     enc_layers: int = 2
     dec_layers: int = 2
+    relational: bool = True
 
 
 class Attention(nn.Module):
@@ -51,8 +60,9 @@ class Attention(nn.Module):
         k, v = self.key_value(x).chunk(2, dim=-1)
         return self.split(k), self.split(v)
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``mask`` [N, 1, 1, S] is True where attention is allowed."""
         y = F.scaled_dot_product_attention(self.split(self.query(x)), k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).flatten(2))
@@ -69,9 +79,13 @@ class Block(nn.Module):
         self.norm3 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
 
-    def forward(self, x: torch.Tensor, self_mask: torch.Tensor | None = None,
-                memory: tuple[torch.Tensor, torch.Tensor] | None = None,
-                memory_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        self_mask: torch.Tensor | None = None,
+        memory: tuple[torch.Tensor, torch.Tensor] | None = None,
+        memory_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         h = self.norm1(x)
         x = x + self.attn(h, *self.attn.keys_values(h), self_mask)
         if self.cross is not None:
@@ -95,35 +109,62 @@ class QAModel(nn.Module):
         self.decoder = nn.ModuleList(Block(d, h, cross=True) for _ in range(shape.dec_layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, shape.answer_size)
+        if shape.relational:
+            lf, lq = shape.fact_len, shape.question_len + 1
+            # scaled so that Adam's ~lr-sized steps move a bias by RELATION_SCALE * lr
+            self.fact_relation = nn.Parameter(torch.zeros(shape.enc_layers, h, lf, lf))
+            self.question_relation = nn.Parameter(torch.zeros(shape.dec_layers, h, lq, lf))
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
         and the attention mask [I, 1, 1, F] (True for real facts)."""
-        mask = (facts != PAD).any(-1)[:, None, None, :]
+        real = (facts != PAD).any(-1)
+        mask = torch.zeros(real.shape, device=facts.device).masked_fill(~real, float("-inf"))
+        mask = mask[:, None, None, :]
+        same = None
+        if self.shape.relational:  # same[i, f, g, a, b]: slot a of fact f == slot b of fact g
+            same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]).float()
+            same = same * (facts != PAD)[:, :, None, :, None]
         x = self.fact_in(self.embed(facts).flatten(2))
-        for block in self.encoder:
-            x = block(x, self_mask=mask)
+        for layer, block in enumerate(self.encoder):
+            bias = mask
+            if same is not None:
+                bias = mask + RELATION_SCALE * torch.einsum(
+                    "ifgab,hab->ihfg", same, self.fact_relation[layer]
+                )
+            x = block(x, self_mask=bias)
         x = self.memory_norm(x)
-        return [block.cross.keys_values(x) for block in self.decoder], mask
+        return [block.cross.keys_values(x) for block in self.decoder], (mask, facts)
 
     @staticmethod
     def select(memory: Memory, index: torch.Tensor) -> Memory:
         """The memory rows of instances ``index`` (one per question)."""
-        kv, mask = memory
-        return [(k[index], v[index]) for k, v in kv], mask[index]
+        kv, (mask, facts) = memory
+        return [(k[index], v[index]) for k, v in kv], (mask[index], facts[index])
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """memory (one row per question), questions [B, question_len] -> logits [B, answer]."""
-        kv, mask = memory
+        kv, (mask, facts) = memory
         q = self.embed(questions)
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
-        for block, layer_kv in zip(self.decoder, kv, strict=True):
-            x = block(x, memory=layer_kv, memory_mask=mask)
+        same = None
+        if self.shape.relational:  # same[b, p, f, a]: question token p == slot a of fact f
+            tokens = F.pad(questions, (0, 1))  # the answer slot matches nothing
+            same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
+            same = same * (tokens != PAD)[:, :, None, None]
+        for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
+            bias = mask
+            if same is not None:
+                bias = mask + RELATION_SCALE * torch.einsum(
+                    "bpfa,hpa->bhpf", same, self.question_relation[layer]
+                )
+            x = block(x, memory=layer_kv, memory_mask=bias)
         return self.head(self.norm(x[:, -1]))
 
-    def forward(self, facts: torch.Tensor, questions: torch.Tensor,
-                instance: torch.Tensor) -> torch.Tensor:
-        """Logits for ``questions`` [B, Q], question b about instance ``instance[b]`` of ``facts``."""
+    def forward(
+        self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits for ``questions`` [B, Q]; question b is about instance ``instance[b]``."""
         return self.answer_logits(self.select(self.encode(facts), instance), questions)
 
 

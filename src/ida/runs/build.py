@@ -37,11 +37,18 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_model(task: Task, cfg: TrainConfig) -> QAModel:
-    return QAModel(ModelShape(
-        vocab_size=task.vocab_size, answer_size=task.answer_size, fact_len=task.fact_len,
-        question_len=task.question_len, d_model=cfg.d_model, n_heads=cfg.n_heads,
-        enc_layers=cfg.enc_layers, dec_layers=cfg.dec_layers,
-    ))
+    return QAModel(
+        ModelShape(
+            vocab_size=task.vocab_size,
+            answer_size=task.answer_size,
+            fact_len=task.fact_len,
+            question_len=task.question_len,
+            d_model=cfg.d_model,
+            n_heads=cfg.n_heads,
+            enc_layers=cfg.enc_layers,
+            dec_layers=cfg.dec_layers,
+        )
+    )
 
 
 @dataclass
@@ -62,8 +69,11 @@ class Job:
         total = Counter(self.loop.amplifier.counts)
         if self.loop.warm_start is not None:
             total.update(self.loop.warm_start.counts)
-        return {"overseer_calls": total[OVERSEER] + total[LOOKUP], "model_calls": total[MODEL],
-                "labels": total["labels"]}
+        return {
+            "overseer_calls": total[OVERSEER] + total[LOOKUP],
+            "model_calls": total[MODEL],
+            "labels": total["labels"],
+        }
 
     def evaluate(self, data: Experience | None = None) -> dict:
         return evaluate(self.model, self.heldout if data is None else data, self.device)
@@ -104,8 +114,9 @@ def build_job(cfg: TrainConfig) -> Job:
     curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
     distiller = Imitation(model, cfg.lr, cfg.ema, replay, cfg.batch_instances, device)
-    sizes = dict(instances=cfg.instances_per_round, per_instance=cfg.questions_per_instance,
-                 device=device)
+    sizes = dict(
+        instances=cfg.instances_per_round, per_instance=cfg.questions_per_instance, device=device
+    )
     warm_start = None
     if cfg.mode == "supervised":
         amplifier = GroundTruth(task, curriculum, **sizes)
@@ -116,8 +127,17 @@ def build_job(cfg: TrainConfig) -> Job:
             warm_start = Amplifier(task, curriculum, engine=engine, depth=cfg.depth, **sizes)
             warm_start.use_model = False
     heldout = heldout_set(task, np.random.default_rng([cfg.seed, 1]), cfg.eval_per_level)
-    job = Job(cfg, task, device, model, curriculum, None, heldout,  # type: ignore[arg-type]
-              np.random.default_rng([cfg.seed, 0]))
-    job.loop = Loop(amplifier, distiller, job.evaluate, cfg.amplify_every, warm_start,
-                    cfg.warm_start_steps)
+    job = Job(
+        cfg,
+        task,
+        device,
+        model,
+        curriculum,
+        None,
+        heldout,  # type: ignore[arg-type]
+        np.random.default_rng([cfg.seed, 0]),
+    )
+    job.loop = Loop(
+        amplifier, distiller, job.evaluate, cfg.amplify_every, warm_start, cfg.warm_start_steps
+    )
     return job

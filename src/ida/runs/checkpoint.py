@@ -36,8 +36,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise IdaError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
-            ValueError, AttributeError, ImportError) as err:
+    except (
+        OSError,
+        RuntimeError,
+        EOFError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        ValueError,
+        AttributeError,
+        ImportError,
+    ) as err:
         raise IdaError(f"corrupt checkpoint {path}: {type(err).__name__}") from None
     if not isinstance(state, dict) or "step" not in state:
         raise IdaError(f"corrupt checkpoint {path}: not an ida checkpoint")

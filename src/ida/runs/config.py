@@ -42,8 +42,12 @@ class TrainConfig(BaseModel):
 
     # Distill
     lr: float = Field(1e-3, gt=0)
-    ema: float = Field(0.99, ge=0, lt=1, description="teacher decay; the teacher answers subquestions")
-    batch_instances: int = Field(32, ge=1, description="instances per training batch (all their questions)")
+    ema: float = Field(
+        0.99, ge=0, lt=1, description="teacher decay; the teacher answers subquestions"
+    )
+    batch_instances: int = Field(
+        32, ge=1, description="instances per training batch (all their questions)"
+    )
     replay_instances: int = Field(2048, ge=1)
 
     # curriculum
@@ -57,7 +61,9 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )
         return self
 
 

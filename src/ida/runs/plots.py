@@ -20,15 +20,24 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = ""
     levels = len(records[-1]["accuracy_by_level"])
     cmap = plt.get_cmap("viridis")
     for lv in range(levels):
-        acc_ax.plot(steps, [r["accuracy_by_level"][lv] for r in records],
-                    color=cmap(lv / max(levels - 1, 1)), lw=1, label=f"level {lv}")
+        acc_ax.plot(
+            steps,
+            [r["accuracy_by_level"][lv] for r in records],
+            color=cmap(lv / max(levels - 1, 1)),
+            lw=1,
+            label=f"level {lv}",
+        )
     acc_ax.plot(steps, [r["accuracy"] for r in records], color="black", lw=2.5, label="all levels")
-    acc_ax.set(xlabel="step", ylabel="held-out accuracy", ylim=(0, 1.02),
-               title="accuracy by difficulty")
+    acc_ax.set(
+        xlabel="step", ylabel="held-out accuracy", ylim=(0, 1.02), title="accuracy by difficulty"
+    )
     acc_ax.legend(fontsize=7, loc="lower right")
     acc_ax.grid(alpha=0.3)
-    for key, label in [("overseer_calls", "overseer calls"), ("labels", "ground-truth labels"),
-                       ("model_calls", "model calls")]:
+    for key, label in [
+        ("overseer_calls", "overseer calls"),
+        ("labels", "ground-truth labels"),
+        ("model_calls", "model calls"),
+    ]:
         if key in records[-1]:
             cost_ax.plot(steps, [r.get(key, 0) for r in records], label=label)
     cost_ax.set(xlabel="step", ylabel="cumulative count", title="cost")

@@ -1,10 +1,10 @@
 """A run directory: config, atomic checkpoint, metrics, curves and summary; resumable.
 
-    DIR/config.json      the resolved config (a resumed run uses it)
-    DIR/checkpoint.pt    everything needed to resume, written atomically at each evaluation
-    DIR/metrics.jsonl    one line per evaluation
-    DIR/curves.png       held-out accuracy by difficulty and overseer calls against steps
-    DIR/summary.json     the headline numbers, written when training ends
+DIR/config.json      the resolved config (a resumed run uses it)
+DIR/checkpoint.pt    everything needed to resume, written atomically at each evaluation
+DIR/metrics.jsonl    one line per evaluation
+DIR/curves.png       held-out accuracy by difficulty and overseer calls against steps
+DIR/summary.json     the headline numbers, written when training ends
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from ida.runs.metrics import MetricsLog
 from ida.runs.plots import plot_curves
 
 CONFIG, CHECKPOINT, METRICS, CURVES, SUMMARY = (
-    "config.json", "checkpoint.pt", "metrics.jsonl", "curves.png", "summary.json")
+    "config.json",
+    "checkpoint.pt",
+    "metrics.jsonl",
+    "curves.png",
+    "summary.json",
+)
 
 
 def saved_config(run_dir: Path) -> dict:
@@ -56,8 +61,9 @@ def _restore(job: Job, state: dict, run_dir: Path) -> None:
         raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: {type(err).__name__}") from None
 
 
-def open_run(run_dir: str | Path, cfg: TrainConfig | None, resume: bool,
-             steps: int | None = None) -> tuple[TrainConfig, dict | None]:
+def open_run(
+    run_dir: str | Path, cfg: TrainConfig | None, resume: bool, steps: int | None = None
+) -> tuple[TrainConfig, dict | None]:
     """Check the directory and settle the config, without touching anything in it yet."""
     run_dir = Path(run_dir)
     if resume:
@@ -68,16 +74,22 @@ def open_run(run_dir: str | Path, cfg: TrainConfig | None, resume: bool,
         ckpt = run_dir / CHECKPOINT
         return cfg, load_checkpoint(ckpt) if ckpt.exists() else None
     if run_dir.exists() and any((run_dir / f).exists() for f in (CONFIG, CHECKPOINT, METRICS)):
-        raise IdaError(f"{run_dir} already holds a run; pass --resume to continue it, "
-                       "or choose another --out")
+        raise IdaError(
+            f"{run_dir} already holds a run; pass --resume to continue it, or choose another --out"
+        )
     if run_dir.exists() and not run_dir.is_dir():
         raise IdaError(f"{run_dir} is a file, not a directory")
     assert cfg is not None
     return cfg, None
 
 
-def train(cfg: TrainConfig | None, run_dir: str | Path, resume: bool = False,
-          steps: int | None = None, console: Console | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    steps: int | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
     """Train (or resume) a run in ``run_dir`` and return its summary."""
     run_dir = Path(run_dir)
     cfg, state = open_run(run_dir, cfg, resume, steps)
@@ -97,25 +109,48 @@ def train(cfg: TrainConfig | None, run_dir: str | Path, resume: bool = False,
         return elapsed + time.perf_counter() - started
 
     def on_eval(result: dict[str, Any]) -> None:
-        record = {"step": job.loop.step, **result, "level": job.curriculum.level,
-                  **job.costs(), "train_seconds": round(seconds(), 2), **job.loop.last}
+        record = {
+            "step": job.loop.step,
+            **result,
+            "level": job.curriculum.level,
+            **job.costs(),
+            "train_seconds": round(seconds(), 2),
+            **job.loop.last,
+        }
         metrics.append(record)
         save_checkpoint(run_dir / CHECKPOINT, {**job.state_dict(), "train_seconds": seconds()})
-        plot_curves(metrics.read(), run_dir / CURVES, f"{cfg.task} ({cfg.mode}, size {job.task.size})")
+        plot_curves(
+            metrics.read(), run_dir / CURVES, f"{cfg.task} ({cfg.mode}, size {job.task.size})"
+        )
         progress.update(bar, accuracy=result["accuracy"])
 
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("acc {task.fields[accuracy]:.3f} level {task.fields[level]}"
-                          " {task.fields[cost]}"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(
+            "acc {task.fields[accuracy]:.3f} level {task.fields[level]} {task.fields[cost]}"
+        ),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task(f"{cfg.task} {cfg.mode}", total=cfg.steps, completed=job.loop.step,
-                                accuracy=0.0, level=job.curriculum.level, cost="")
+        bar = progress.add_task(
+            f"{cfg.task} {cfg.mode}",
+            total=cfg.steps,
+            completed=job.loop.step,
+            accuracy=0.0,
+            level=job.curriculum.level,
+            cost="",
+        )
 
         def on_step(loop) -> None:
             if loop.step % 10 == 0 or loop.step == cfg.steps:
                 costs = job.costs()
-                cost = (f"labels {costs['labels']:,}" if cfg.mode == "supervised"
-                        else f"H calls {costs['overseer_calls']:,}")
+                cost = (
+                    f"labels {costs['labels']:,}"
+                    if cfg.mode == "supervised"
+                    else f"H calls {costs['overseer_calls']:,}"
+                )
                 progress.update(bar, completed=loop.step, level=job.curriculum.level, cost=cost)
 
         job.loop.run(cfg.steps, job.rng, cfg.eval_every, on_eval, on_step)
@@ -126,10 +161,16 @@ def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, An
     records = MetricsLog(run_dir / METRICS).read()
     last = records[-1] if records else {**job.evaluate(), "step": job.loop.step}
     summary = {
-        "task": job.cfg.task, "mode": job.cfg.mode, "size": job.task.size,
-        "steps": job.loop.step, "accuracy": last["accuracy"],
-        "accuracy_by_level": last["accuracy_by_level"], "level": job.curriculum.level,
-        **job.costs(), "train_seconds": round(train_seconds, 2), "seed": job.cfg.seed,
+        "task": job.cfg.task,
+        "mode": job.cfg.mode,
+        "size": job.task.size,
+        "steps": job.loop.step,
+        "accuracy": last["accuracy"],
+        "accuracy_by_level": last["accuracy_by_level"],
+        "level": job.curriculum.level,
+        **job.costs(),
+        "train_seconds": round(train_seconds, 2),
+        "seed": job.cfg.seed,
     }
     (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,0 +1,136 @@
+"""The command line: each bad input is one line on stderr and a non-zero exit, nothing lost."""
+
+import json
+import sys
+
+import pytest
+
+from ida.cli import main
+
+
+def ida(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["ida", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+TINY = ["--steps", "4", "--size", "5", "--device", "cpu"]
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        "d_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
+        "instances_per_round = 4\nquestions_per_instance = 4\nbatch_instances = 4\n"
+        "eval_per_level = 8\neval_every = 2\n"
+    )
+    return path
+
+
+def one_line_error(code, err, match):
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and match in err
+    assert "Traceback" not in err
+
+
+def test_tasks_lists_all_five(monkeypatch, capsys):
+    code, out, _ = ida(monkeypatch, capsys, "tasks")
+    assert code == 0
+    for name in [
+        "permutation_powering",
+        "sequential_assignments",
+        "wildcard_search",
+        "shortest_path",
+        "union_find",
+    ]:
+        assert name in out
+
+
+def test_train_eval_show(monkeypatch, capsys, tmp_path, tiny_config):
+    run = tmp_path / "run"
+    code, out, _ = ida(
+        monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
+    )
+    assert code == 0 and json.loads((run / "summary.json").read_text())["steps"] == 4
+    code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--per-level", 8)
+    assert code == 0 and len(json.loads(out)["accuracy_by_level"]) > 1
+    code, out, _ = ida(monkeypatch, capsys, "show", run)
+    assert code == 0 and "[overseer]" in out and "[model]" in out
+    code, out, _ = ida(
+        monkeypatch, capsys, "train", "union_find", "--out", run, "--resume", "--steps", 6
+    )
+    assert code == 0 and json.loads((run / "summary.json").read_text())["steps"] == 6
+
+
+def test_unknown_task(monkeypatch, capsys, tmp_path):
+    code, _, err = ida(monkeypatch, capsys, "train", "chess", "--out", tmp_path / "r")
+    one_line_error(code, err, "unknown task 'chess'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_size_out_of_range(monkeypatch, capsys, tmp_path):
+    code, _, err = ida(
+        monkeypatch, capsys, "train", "union_find", "--size", 100000, "--out", tmp_path / "r"
+    )
+    one_line_error(code, err, "size must be")
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [("steps = = 1", "malformed config"), ("bogus = 1", "bogus"), ('steps = "many"', "steps")],
+)
+def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code, _, err = ida(
+        monkeypatch, capsys, "train", "union_find", "--config", path, "--out", tmp_path / "r"
+    )
+    one_line_error(code, err, match)
+
+
+def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_config):
+    code, _, err = ida(monkeypatch, capsys, "eval", tmp_path / "nothing")
+    one_line_error(code, err, "holds no ida run")
+    run = tmp_path / "run"
+    assert (
+        ida(
+            monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
+        )[0]
+        == 0
+    )
+    (run / "checkpoint.pt").write_bytes(b"garbage")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for args in (["eval", run], ["show", run], ["train", "union_find", "--out", run, "--resume"]):
+        code, _, err = ida(monkeypatch, capsys, *args)
+        one_line_error(code, err, "corrupt checkpoint")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_existing_run_needs_resume(monkeypatch, capsys, tmp_path, tiny_config):
+    run = tmp_path / "run"
+    assert (
+        ida(
+            monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
+        )[0]
+        == 0
+    )
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--out", run, *TINY)
+    one_line_error(code, err, "already holds a run")
+    code, _, err = ida(monkeypatch, capsys, "train", "wildcard_search", "--out", run, "--resume")
+    one_line_error(code, err, "holds a run of 'union_find'")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_bench_engine_json(monkeypatch, capsys):
+    code, out, _ = ida(monkeypatch, capsys, "bench", "engine", "--json", "--trees", 64, "--size", 8)
+    result = json.loads(out)
+    assert code == 0
+    for key in ["batched_nodes_per_s", "serial_nodes_per_s", "forward_answers_per_s"]:
+        assert result[key] > 0

@@ -1,0 +1,125 @@
+"""Run directories: atomic checkpoints, exact resume, metrics, summary, and bad input."""
+
+import json
+
+import pytest
+import torch
+from rich.console import Console
+
+from ida.errors import IdaError
+from ida.runs.checkpoint import load_checkpoint, save_checkpoint
+from ida.runs.config import make_config, read_config_file
+from ida.runs.run import load_job, train
+
+
+def quiet():
+    return Console(quiet=True)
+
+
+def test_run_writes_everything(tmp_path, tiny):
+    summary = train(make_config(tiny), tmp_path / "run", console=quiet())
+    run = tmp_path / "run"
+    for name in ["config.json", "checkpoint.pt", "metrics.jsonl", "curves.png", "summary.json"]:
+        assert (run / name).is_file(), name
+    assert json.loads((run / "summary.json").read_text()) == summary
+    for key in [
+        "task",
+        "mode",
+        "size",
+        "steps",
+        "accuracy",
+        "overseer_calls",
+        "model_calls",
+        "train_seconds",
+        "seed",
+    ]:
+        assert key in summary
+    assert summary["steps"] == 20 and summary["size"] == 6
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [10, 20]
+    # every root question costs one overseer call; supervised runs count labels instead
+    assert summary["overseer_calls"] >= 20 * 8 * 8 and summary["labels"] == 0
+
+
+def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
+    summary = train(make_config(tiny, mode="supervised"), tmp_path / "run", console=quiet())
+    assert summary["labels"] == 20 * 8 * 8
+    assert summary["overseer_calls"] == 0 and summary["model_calls"] == 0
+
+
+@pytest.mark.parametrize("extra", [{}, {"warm_start_steps": 12, "amplify_every": 2}])
+def test_resume_continues_exactly(tmp_path, tiny, extra):
+    cfg = make_config(tiny, **extra)
+    straight = train(cfg, tmp_path / "a", console=quiet())
+    train(make_config(tiny, **extra, steps=10), tmp_path / "b", console=quiet())
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 10
+    resumed = train(None, tmp_path / "b", resume=True, steps=20, console=quiet())
+    assert resumed["steps"] == 20
+    for key in ["accuracy", "accuracy_by_level", "overseer_calls", "model_calls", "level"]:
+        assert resumed[key] == straight[key], key
+    a = load_job(tmp_path / "a").model.state_dict()
+    b = load_job(tmp_path / "b").model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_trims_metrics_written_after_the_checkpoint(tmp_path, tiny):
+    run = tmp_path / "run"
+    train(make_config(tiny), run, console=quiet())
+    with (run / "metrics.jsonl").open("a") as f:  # as if killed after logging step 30
+        f.write(json.dumps({"step": 30, "accuracy": 1.0}) + "\n")
+    train(None, run, resume=True, steps=20, console=quiet())
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [10, 20]
+
+
+def test_existing_run_is_never_overwritten(tmp_path, tiny):
+    run = tmp_path / "run"
+    train(make_config(tiny), run, console=quiet())
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(IdaError, match="already holds a run"):
+        train(make_config(tiny), run, console=quiet())
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_checkpoint_is_atomic(tmp_path):
+    path = tmp_path / "ck.pt"
+    save_checkpoint(path, {"step": 1})
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        save_checkpoint(path, {"step": 2, "bad": Boom()})
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(IdaError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(IdaError, match="corrupt checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"no": "step"}, bad)
+    with pytest.raises(IdaError, match="corrupt checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_bad_configs_are_clear_errors(tmp_path):
+    with pytest.raises(IdaError, match="steps"):
+        make_config(steps=0)
+    with pytest.raises(IdaError, match="bogus"):
+        make_config({"bogus": 1})
+    with pytest.raises(IdaError, match="divisible"):
+        make_config(d_model=30, n_heads=4)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("steps = = 3")
+    with pytest.raises(IdaError, match="malformed config"):
+        read_config_file(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('mode = "supervised"\nsteps = 7\n')
+    assert make_config(read_config_file(good)).steps == 7
+    with pytest.raises(IdaError, match="cannot read"):
+        read_config_file(tmp_path / "nope.toml")
