@@ -123,6 +123,11 @@ def train(
             metrics.read(), run_dir / CURVES, f"{cfg.task} ({cfg.mode}, size {job.task.size})"
         )
         progress.update(bar, accuracy=result["accuracy"])
+        by_level = " ".join(f"{a:.2f}" for a in result["accuracy_by_level"])
+        progress.console.print(
+            f"step {job.loop.step:>6}  accuracy {result['accuracy']:.3f}  by level [{by_level}]  "
+            f"curriculum level {job.curriculum.level}  {_cost_text(cfg.mode, job.costs())}"
+        )
 
     columns = [
         TextColumn("{task.description}"),
@@ -145,16 +150,21 @@ def train(
 
         def on_step(loop) -> None:
             if loop.step % 10 == 0 or loop.step == cfg.steps:
-                costs = job.costs()
-                cost = (
-                    f"labels {costs['labels']:,}"
-                    if cfg.mode == "supervised"
-                    else f"H calls {costs['overseer_calls']:,}"
+                progress.update(
+                    bar,
+                    completed=loop.step,
+                    level=job.curriculum.level,
+                    cost=_cost_text(cfg.mode, job.costs()),
                 )
-                progress.update(bar, completed=loop.step, level=job.curriculum.level, cost=cost)
 
         job.loop.run(cfg.steps, job.rng, cfg.eval_every, on_eval, on_step)
     return write_summary(job, run_dir, seconds())
+
+
+def _cost_text(mode: str, costs: dict[str, int]) -> str:
+    if mode == "supervised":
+        return f"labels {costs['labels']:,}"
+    return f"H calls {costs['overseer_calls']:,}"
 
 
 def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, Any]:

@@ -1,6 +1,12 @@
-"""The task registry: every domain IDA can be run on, by name."""
+"""The task registry: every domain IDA can be run on, by name.
+
+A new task is one class: subclass ``Task`` and decorate it with ``@register`` (or, for the
+``ida`` command, expose it as an ``ida.tasks`` entry point of an installed package).
+"""
 
 from __future__ import annotations
+
+from importlib.metadata import entry_points
 
 from ida.errors import IdaError
 from ida.tasks.base import Instance, Question, Task
@@ -16,11 +22,27 @@ TASKS: dict[str, type[Task]] = {
 }
 
 
+def register(cls: type[Task]) -> type[Task]:
+    """Make a task class available by its ``name`` (usable as a class decorator)."""
+    TASKS[cls.name] = cls
+    return cls
+
+
+def _load_plugins() -> None:
+    for entry in entry_points(group="ida.tasks"):
+        try:
+            register(entry.load())
+        except Exception as err:  # a broken plugin must not take the built-in tasks down
+            raise IdaError(f"cannot load task plugin {entry.name!r}: {err}") from None
+
+
 def get_task(name: str, size: int | None = None) -> Task:
     """The task called ``name`` at ``size`` elements per instance (its default when None)."""
+    if name not in TASKS:
+        _load_plugins()
     if name not in TASKS:
         raise IdaError(f"unknown task {name!r}; choose one of: {', '.join(sorted(TASKS))}")
     return TASKS[name](size)
 
 
-__all__ = ["TASKS", "Instance", "Question", "Task", "get_task"]
+__all__ = ["TASKS", "Instance", "Question", "Task", "get_task", "register"]
