@@ -33,6 +33,18 @@ def tiny_config(tmp_path):
     return path
 
 
+def train_tiny(monkeypatch, capsys, run, config):
+    code, _, err = ida(
+        monkeypatch, capsys, "train", "union_find", "--out", run, "--config", config, *TINY
+    )
+    assert code == 0, err
+
+
+def snapshot(run):
+    """Every file of a run directory, byte for byte."""
+    return {p.name: p.read_bytes() for p in run.iterdir()}
+
+
 def one_line_error(code, err, match):
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and match in err
@@ -54,10 +66,8 @@ def test_tasks_lists_all_five(monkeypatch, capsys):
 
 def test_train_eval_show(monkeypatch, capsys, tmp_path, tiny_config):
     run = tmp_path / "run"
-    code, out, _ = ida(
-        monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
-    )
-    assert code == 0 and json.loads((run / "summary.json").read_text())["steps"] == 4
+    train_tiny(monkeypatch, capsys, run, tiny_config)
+    assert json.loads((run / "summary.json").read_text())["steps"] == 4
     code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--per-level", 8)
     assert code == 0 and len(json.loads(out)["accuracy_by_level"]) > 1
     code, out, _ = ida(monkeypatch, capsys, "show", run)
@@ -98,34 +108,24 @@ def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_conf
     code, _, err = ida(monkeypatch, capsys, "eval", tmp_path / "nothing")
     one_line_error(code, err, "holds no ida run")
     run = tmp_path / "run"
-    assert (
-        ida(
-            monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
-        )[0]
-        == 0
-    )
+    train_tiny(monkeypatch, capsys, run, tiny_config)
     (run / "checkpoint.pt").write_bytes(b"garbage")
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    before = snapshot(run)
     for args in (["eval", run], ["show", run], ["train", "union_find", "--out", run, "--resume"]):
         code, _, err = ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "corrupt checkpoint")
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert snapshot(run) == before
 
 
 def test_existing_run_needs_resume(monkeypatch, capsys, tmp_path, tiny_config):
     run = tmp_path / "run"
-    assert (
-        ida(
-            monkeypatch, capsys, "train", "union_find", "--out", run, "--config", tiny_config, *TINY
-        )[0]
-        == 0
-    )
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    train_tiny(monkeypatch, capsys, run, tiny_config)
+    before = snapshot(run)
     code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--out", run, *TINY)
     one_line_error(code, err, "already holds a run")
     code, _, err = ida(monkeypatch, capsys, "train", "wildcard_search", "--out", run, "--resume")
     one_line_error(code, err, "holds a run of 'union_find'")
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert snapshot(run) == before
 
 
 def test_bench_engine_json(monkeypatch, capsys):

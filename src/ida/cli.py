@@ -30,7 +30,7 @@ def tasks() -> None:
     from ida.tasks import TASKS
 
     for name, cls in TASKS.items():
-        out.print(f"[bold]{name:24}[/bold] {cls.description}")
+        out.print(f"[bold]{name:24}[/bold] {cls.description}", soft_wrap=True)
 
 
 @app.command()
