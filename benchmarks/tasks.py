@@ -23,14 +23,34 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).parent
-TASKS = ["permutation_powering", "sequential_assignments", "wildcard_search", "shortest_path",
-         "union_find"]
+TASKS = [
+    "permutation_powering",
+    "sequential_assignments",
+    "wildcard_search",
+    "shortest_path",
+    "union_find",
+]
 
 
 def run(task: str, mode: str, args: argparse.Namespace) -> dict:
     out = HERE / "runs" / f"{task}-{mode}-{args.size}"
-    cmd = [sys.executable, "-m", "ida", "train", task, "--mode", mode, "--size", str(args.size),
-           "--out", str(out), "--device", args.device, "--seed", str(args.seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ida",
+        "train",
+        task,
+        "--mode",
+        mode,
+        "--size",
+        str(args.size),
+        "--out",
+        str(out),
+        "--device",
+        args.device,
+        "--seed",
+        str(args.seed),
+    ]
     if args.steps:
         cmd += ["--steps", str(args.steps)]
     if args.config:
@@ -51,12 +71,18 @@ def plot(task: str, size: int) -> None:
         path = HERE / "runs" / f"{task}-{mode}-{size}" / "metrics.jsonl"
         if path.exists():
             records = [json.loads(line) for line in path.read_text().splitlines()]
-            ax.plot([r["step"] for r in records], [r["accuracy"] for r in records], style,
-                    label=mode)
-    ax.set(xlabel="step", ylabel="held-out accuracy (all levels)", ylim=(0, 1.02),
-           title=f"{task} (size {size})")
+            ax.plot(
+                [r["step"] for r in records], [r["accuracy"] for r in records], style, label=mode
+            )
+    ax.set(
+        xlabel="step",
+        ylabel="held-out accuracy (all levels)",
+        ylim=(0, 1.02),
+        title=f"{task} (size {size})",
+    )
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.lines:
+        ax.legend()
     fig.tight_layout()
     fig.savefig(HERE / f"curves_{task}.png", dpi=100)
     plt.close(fig)
@@ -71,24 +97,33 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--config", default=None)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
     args = parser.parse_args()
     (HERE / "runs").mkdir(exist_ok=True)
     jobs = [(task, mode) for task in args.tasks for mode in ("ida", "supervised")]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        summaries = list(pool.map(lambda job: run(*job, args), jobs))
+    if not args.report:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda job: run(*job, args), jobs))
+    summaries = {}
+    for task, mode in jobs:
+        path = HERE / "runs" / f"{task}-{mode}-{args.size}" / "summary.json"
+        if path.exists():
+            summaries[task, mode] = json.loads(path.read_text())
     for task in args.tasks:
         plot(task, args.size)
-    (HERE / f"results_tasks_{args.size}.json").write_text(json.dumps(summaries, indent=2) + "\n")
-    print("| task | size | IDA acc | supervised acc | IDA - sup | IDA min | sup min "
-          "| overseer calls | labels |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for task in args.tasks:
-        ida, sup = (next(s for s in summaries if s["task"] == task and s["mode"] == m)
-                    for m in ("ida", "supervised"))
-        print(f"| {task} | {ida['size']} | {ida['accuracy']:.3f} | {sup['accuracy']:.3f} "
-              f"| {100 * (ida['accuracy'] - sup['accuracy']):+.1f} pt "
-              f"| {ida['train_seconds'] / 60:.1f} | {sup['train_seconds'] / 60:.1f} "
-              f"| {ida['overseer_calls']:,} | {sup['labels']:,} |")
+    (HERE / f"results_tasks_{args.size}.json").write_text(
+        json.dumps(list(summaries.values()), indent=2) + "\n"
+    )
+    print(
+        "| task | size | mode | accuracy | accuracy by level | minutes | overseer calls | labels |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for (task, mode), s in summaries.items():
+        levels = " ".join(f"{a:.2f}" for a in s["accuracy_by_level"])
+        print(
+            f"| {task} | {s['size']} | {mode} | {s['accuracy']:.3f} | {levels} "
+            f"| {s['train_seconds'] / 60:.1f} | {s['overseer_calls']:,} | {s['labels']:,} |"
+        )
 
 
 if __name__ == "__main__":

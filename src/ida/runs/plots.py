@@ -38,7 +38,7 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = ""
         ("labels", "ground-truth labels"),
         ("model_calls", "model calls"),
     ]:
-        if key in records[-1]:
+        if records[-1].get(key):
             cost_ax.plot(steps, [r.get(key, 0) for r in records], label=label)
     cost_ax.set(xlabel="step", ylabel="cumulative count", title="cost")
     cost_ax.legend(fontsize=8)
