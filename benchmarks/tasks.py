@@ -109,7 +109,7 @@ def main() -> None:
         path = HERE / "runs" / f"{task}-{mode}-{args.size}" / "summary.json"
         if path.exists():
             summaries[task, mode] = json.loads(path.read_text())
-    for task in args.tasks:
+    for task in {task for task, _ in summaries}:
         plot(task, args.size)
     (HERE / f"results_tasks_{args.size}.json").write_text(
         json.dumps(list(summaries.values()), indent=2) + "\n"
