@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from runner import finished, metrics, train_run  # noqa: E402
 
 HERE = Path(__file__).parent
 TASKS = [
@@ -33,44 +31,20 @@ TASKS = [
 
 
 def run(task: str, mode: str, args: argparse.Namespace) -> dict:
-    out = HERE / "runs" / f"{task}-{mode}-{args.size}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "ida",
-        "train",
-        task,
-        "--mode",
-        mode,
-        "--size",
-        str(args.size),
-        "--out",
-        str(out),
-        "--device",
-        args.device,
-        "--seed",
-        str(args.seed),
-    ]
+    cmd = [task, "--mode", mode, "--size", str(args.size), "--device", args.device]
+    cmd += ["--seed", str(args.seed)]
     if args.steps:
         cmd += ["--steps", str(args.steps)]
     if args.config:
         cmd += ["--config", args.config]
-    if (out / "summary.json").exists():
-        return json.loads((out / "summary.json").read_text())
-    if (out / "config.json").exists():
-        cmd += ["--resume"]
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // args.jobs)))
-    with open(HERE / "runs" / f"{task}-{mode}-{args.size}.log", "w") as log:
-        subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return json.loads((out / "summary.json").read_text())
+    return train_run(f"{task}-{mode}-{args.size}", cmd, args.jobs)
 
 
 def plot(task: str, size: int) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for mode, style in [("ida", "-"), ("supervised", "--")]:
-        path = HERE / "runs" / f"{task}-{mode}-{size}" / "metrics.jsonl"
-        if path.exists():
-            records = [json.loads(line) for line in path.read_text().splitlines()]
+        records = metrics(f"{task}-{mode}-{size}")
+        if records:
             ax.plot(
                 [r["step"] for r in records], [r["accuracy"] for r in records], style, label=mode
             )
@@ -99,16 +73,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
     args = parser.parse_args()
-    (HERE / "runs").mkdir(exist_ok=True)
     jobs = [(task, mode) for task in args.tasks for mode in ("ida", "supervised")]
     if not args.report:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda job: run(*job, args), jobs))
     summaries = {}
     for task, mode in jobs:
-        path = HERE / "runs" / f"{task}-{mode}-{args.size}" / "summary.json"
-        if path.exists():
-            summaries[task, mode] = json.loads(path.read_text())
+        if summary := finished(f"{task}-{mode}-{args.size}"):
+            summaries[task, mode] = summary
     for task in {task for task, _ in summaries}:
         plot(task, args.size)
     (HERE / f"results_tasks_{args.size}.json").write_text(

@@ -47,7 +47,16 @@ def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
     assert summary["overseer_calls"] == 0 and summary["model_calls"] == 0
 
 
-@pytest.mark.parametrize("extra", [{}, {"warm_start_steps": 12, "amplify_every": 2}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"warm_start_steps": 12, "amplify_every": 2},
+        # the KL reference is frozen before the checkpoint (5) or after it (15)
+        {"distill": "reinforce", "approval": "learned", "judge_share": 0.5, "imitation_steps": 5},
+        {"distill": "best_of_n", "overseer": "biased", "imitation_steps": 15},
+    ],
+)
 def test_resume_continues_exactly(tmp_path, tiny, extra):
     cfg = make_config(tiny, **extra)
     straight = train(cfg, tmp_path / "a", console=quiet())

@@ -45,17 +45,27 @@ def train(
     warm_start_steps: Annotated[
         int | None, typer.Option(help="steps of A <- Distill(H) first")
     ] = None,
+    distill: Annotated[
+        str | None, typer.Option(help="imitation, best_of_n, reinforce or mixed")
+    ] = None,
+    overseer: Annotated[str | None, typer.Option(help="exact, biased or wasteful")] = None,
+    approval: Annotated[str | None, typer.Option(help="RL reward: overseer or learned")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML or JSON config file")] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="any config setting, KEY=VALUE (repeatable)"),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
 ) -> None:
     """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary."""
-    from ida.runs.config import make_config, read_config_file
+    from ida.runs.config import make_config, parse_settings, read_config_file
     from ida.runs.run import train as run_train
     from ida.tasks import get_task
 
     get_task(task, size)  # fail fast on an unknown task or a bad size
     base = read_config_file(config) if config else {}
+    base.update(parse_settings(settings or []))
     cfg = make_config(
         base,
         task=task,
@@ -65,6 +75,9 @@ def train(
         seed=seed,
         depth=depth,
         warm_start_steps=warm_start_steps,
+        distill=distill,
+        overseer=overseer,
+        approval=approval,
         device=device,
     )
     run_dir = out_dir or Path("runs") / f"{cfg.task}-{cfg.mode}"

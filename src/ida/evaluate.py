@@ -40,9 +40,9 @@ def evaluate(
     """``accuracy`` (the mean over levels: every difficulty counts alike), ``accuracy_by_level``."""
     correct = np.zeros(data.targets.shape, dtype=bool)
     for start in range(0, len(data), batch_instances):
-        part = Experience(*(a[start : start + batch_instances] for a in vars(data).values()))
-        facts, questions, instance, targets = (t.to(device) for t in part.tensors())
-        hit = model(facts, questions, instance).argmax(-1) == targets
+        part = data.rows(slice(start, start + batch_instances))
+        b = part.batch(device)
+        hit = model(b.facts, b.questions, b.instance).argmax(-1) == b.targets
         correct[start : start + batch_instances] = hit.view(part.targets.shape).cpu().numpy()
     levels = int(data.levels.max()) + 1
     by_level = [float(correct[data.levels == lv].mean()) for lv in range(levels)]

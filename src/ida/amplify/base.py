@@ -1,5 +1,6 @@
 """What every source of training targets shares: sampling a round of questions by curriculum,
-asking the teacher for its own answers to them, and advancing the curriculum.
+grading every possible answer against the reference (the overseer's approval), asking the
+teacher for its own answers, and advancing the curriculum.
 
 Subclasses say how targets are made: ``decompose.Amplifier`` by Amplify(H, A),
 ``ground_truth.GroundTruth`` (the supervised baseline) by the exact solver.
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from ida.curriculum import Curriculum
-from ida.distill.replay import Experience
+from ida.distill.replay import UNJUDGED, Experience
 from ida.models.qa import BatchedAnswerer, QAModel
 from ida.tasks.base import Instance, Question, Task
 
@@ -29,9 +30,12 @@ class TargetSource(ABC):
         instances: int,
         per_instance: int,
         device: torch.device,
+        judge_share: float = 1.0,
+        agree_with: str = "demonstration",
     ):
         self.task, self.curriculum = task, curriculum
         self.instances, self.per_instance, self.device = instances, per_instance, device
+        self.judge_share, self.agree_with = judge_share, agree_with
         self.counts: Counter = Counter()
 
     @abstractmethod
@@ -40,11 +44,23 @@ class TargetSource(ABC):
     ) -> list[int]:
         """A training target per root (instance slot, question); adds to ``self.counts``."""
 
+    def references(
+        self,
+        insts: list[Instance],
+        roots: list[tuple[int, Question]],
+        teacher: BatchedAnswerer,
+        targets: list[int],
+    ) -> list[int]:
+        """The answer per root that approval is graded against; by default the target."""
+        return targets
+
     def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
-        """One round: questions by curriculum, their targets, and the curriculum's update."""
+        """One round: questions by curriculum; for a ``judge_share`` of them, targets and the
+        approval of every answer; and the curriculum's update."""
         task = self.task
         insts = [task.sample_instance(rng) for _ in range(self.instances)]
-        levels = self.curriculum.sample(rng, self.instances * self.per_instance)
+        n = self.instances * self.per_instance
+        levels = self.curriculum.sample(rng, n)
         roots = [
             (
                 i // self.per_instance,
@@ -52,15 +68,33 @@ class TargetSource(ABC):
             )
             for i, lv in enumerate(levels)
         ]
+        judged = np.ones(n, dtype=bool)
+        if self.judge_share < 1:
+            judged = rng.random(n) < self.judge_share
+        index = np.flatnonzero(judged)
         facts = np.stack([inst.facts for inst in insts])
-        answerer = BatchedAnswerer(teacher, torch.from_numpy(facts).to(self.device))
-        targets = np.asarray(self.targets(insts, roots, answerer), dtype=np.int64)
-        agree = np.asarray(answerer(roots)) == targets
-        self.curriculum.update(levels, agree)
+        targets = np.full(n, UNJUDGED, dtype=np.int64)
+        scores = np.full((n, task.answer_size), np.nan, dtype=np.float32)
+        if len(index):
+            picked = [roots[i] for i in index]
+            answerer = BatchedAnswerer(teacher, torch.from_numpy(facts).to(self.device))
+            made = self.targets(insts, picked, answerer)
+            graded = self.references(insts, picked, answerer, made)
+            targets[index] = made
+            scores[index] = np.stack(
+                [task.approval(q, r) for (_, q), r in zip(picked, graded, strict=True)]
+            )
+            own = np.asarray(answerer(picked))
+            if self.agree_with == "approval":
+                agree = scores[index, own] >= scores[index].max(1)
+            else:
+                agree = own == targets[index]
+            self.curriculum.update(levels[index], agree)
         shape = (self.instances, self.per_instance)
         return Experience(
             facts=facts,
             questions=np.asarray([q for _, q in roots], dtype=np.int64).reshape(*shape, -1),
             targets=targets.reshape(shape),
             levels=levels.reshape(shape),
+            scores=scores.reshape(*shape, -1),
         )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from ida.amplify.base import TargetSource
 from ida.engine import BatchFn, Call, Engine, Spawn
 from ida.models.qa import BatchedAnswerer
+from ida.overseers import Overseer
 from ida.tasks.base import Instance, Question, Task
 from ida.trace import LOOKUP, MODEL, OVERSEER, Node
 
@@ -20,10 +21,13 @@ from ida.trace import LOOKUP, MODEL, OVERSEER, Node
 class Decomposition:
     """Runs H's decomposition over many (instance, question) roots at once in the engine."""
 
-    def __init__(self, task: Task, engine: Engine, depth: int = 1):
+    def __init__(
+        self, task: Task, engine: Engine, depth: int = 1, overseer: Overseer | None = None
+    ):
         if depth < 1:
             raise ValueError("amplification depth must be at least 1")
         self.task, self.engine, self.depth = task, engine, depth
+        self.overseer = overseer or task.overseer
 
     def run(
         self,
@@ -32,18 +36,18 @@ class Decomposition:
         answer: BatchFn | None,
     ) -> list[Node]:
         """One tree per root (instance slot, question); ``answer`` is A as a batch function."""
-        tree = _Tree(self.task, instances, answer, self.depth)
+        tree = _Tree(self.overseer, instances, answer, self.depth)
         return self.engine.run([tree.overseer(slot, q, 0) for slot, q in roots])
 
 
 class _Tree:
-    def __init__(self, task: Task, instances, answer: BatchFn | None, depth: int):
-        self.task, self.instances, self.answer, self.depth = task, instances, answer, depth
+    def __init__(self, overseer: Overseer, instances, answer: BatchFn | None, depth: int):
+        self.h, self.instances, self.answer, self.depth = overseer, instances, answer, depth
 
     async def overseer(self, slot: int, question: Question, depth: int) -> Node:
         node = Node(question, by=OVERSEER, depth=depth)
         ask = _Ask(self, slot, node)
-        node.answer = await self.task.overseer(self.instances[slot], question, ask)
+        node.answer = await self.h(self.instances[slot], question, ask)
         if not node.children:
             node.by = LOOKUP
         return node
@@ -74,17 +78,30 @@ class _Ask:
 class Amplifier(TargetSource):
     """Amplify(H, A) as a target source: H decomposes, the teacher copy of A answers.
 
-    With ``use_model=False`` H answers every node itself (HCH), which is ``A <- Distill(H)``."""
+    With ``use_model=False`` H answers every node itself (HCH), which is ``A <- Distill(H)``.
+    With a demonstrating ``overseer`` other than the task's own H (``ida.overseers``), the
+    approval of answers comes from a second tree, decomposed by the exact H; both are counted."""
 
-    def __init__(self, *args, engine: Engine, depth: int = 1, **kwargs):
+    def __init__(
+        self, *args, engine: Engine, depth: int = 1, overseer: Overseer | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self.decomposition = Decomposition(self.task, engine, depth)
+        self.decomposition = Decomposition(self.task, engine, depth, overseer)
+        self.judge = Decomposition(self.task, engine, depth) if overseer is not None else None
         self.use_model = True
+
+    def _answers(self, decomposition, insts, roots, teacher) -> list[int]:
+        trees = decomposition.run(insts, roots, teacher if self.use_model else None)
+        for tree in trees:
+            self.counts.update(tree.costs())
+        return [tree.answer for tree in trees]
 
     def targets(
         self, insts: list[Instance], roots: list[tuple[int, Question]], teacher: BatchedAnswerer
     ) -> list[int]:
-        trees = self.decomposition.run(insts, roots, teacher if self.use_model else None)
-        for tree in trees:
-            self.counts.update(tree.costs())
-        return [tree.answer for tree in trees]
+        return self._answers(self.decomposition, insts, roots, teacher)
+
+    def references(self, insts, roots, teacher, targets):
+        if self.judge is None:
+            return targets
+        return self._answers(self.judge, insts, roots, teacher)

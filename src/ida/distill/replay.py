@@ -6,32 +6,64 @@ training batch encodes each sampled instance's facts once for all of its questio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 
+UNJUDGED = -1  # the target of a question no overseer looked at (its scores are NaN)
+
+
+@dataclass
+class Batch:
+    """A training batch as tensors: question b is about instance ``instance[b]``."""
+
+    facts: torch.Tensor  # [I, F, fact_len]
+    questions: torch.Tensor  # [B, question_len]
+    instance: torch.Tensor  # [B]
+    targets: torch.Tensor  # [B], UNJUDGED where no overseer answered
+    scores: torch.Tensor | None  # [B, answer_size] approval of every answer, NaN rows unjudged
+
+    @property
+    def judged(self) -> torch.Tensor:
+        return self.targets != UNJUDGED
+
 
 @dataclass
 class Experience:
-    """A round of targets: facts [I, F, L], questions [I, Q, qlen], targets and levels [I, Q]."""
+    """A round of targets: facts [I, F, L], questions [I, Q, qlen], targets and levels [I, Q],
+    and optionally ``scores`` [I, Q, answer_size]: the overseer's approval of every answer."""
 
     facts: np.ndarray
     questions: np.ndarray
     targets: np.ndarray
     levels: np.ndarray
+    scores: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.facts)
 
-    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(facts, flat questions, instance index per question, flat targets) as tensors."""
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields that are present, by name."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+    def rows(self, index) -> Experience:
+        """The instances ``index`` (an int array or a slice), with all of their questions."""
+        return Experience(**{k: a[index] for k, a in self.arrays().items()})
+
+    def batch(self, device: torch.device | str = "cpu") -> Batch:
         n, q = self.targets.shape
-        return (
-            torch.from_numpy(self.facts),
-            torch.from_numpy(self.questions.reshape(n * q, -1)),
-            torch.arange(n).repeat_interleave(q),
-            torch.from_numpy(self.targets.reshape(-1)),
+        scores = None
+        if self.scores is not None:
+            scores = torch.from_numpy(self.scores.reshape(n * q, -1)).to(device)
+        return Batch(
+            facts=torch.from_numpy(self.facts).to(device),
+            questions=torch.from_numpy(self.questions.reshape(n * q, -1)).to(device),
+            instance=torch.arange(n, device=device).repeat_interleave(q),
+            targets=torch.from_numpy(self.targets.reshape(-1)).to(device),
+            scores=scores,
         )
 
 
@@ -45,14 +77,16 @@ class ReplayBuffer:
         self.data: Experience | None = None
 
     def add(self, exp: Experience) -> None:
+        arrays = exp.arrays()
         if self.data is None:
-
-            def empty(a: np.ndarray) -> np.ndarray:
-                return np.zeros((self.capacity, *a.shape[1:]), dtype=a.dtype)
-
-            self.data = Experience(*(empty(a) for a in vars(exp).values()))
+            self.data = Experience(
+                **{
+                    k: np.zeros((self.capacity, *a.shape[1:]), dtype=a.dtype)
+                    for k, a in arrays.items()
+                }
+            )
         idx = (self.pos + np.arange(len(exp))) % self.capacity
-        for name, array in vars(exp).items():
+        for name, array in arrays.items():
             getattr(self.data, name)[idx] = array
         self.pos = int((self.pos + len(exp)) % self.capacity)
         self.size = min(self.size + len(exp), self.capacity)
@@ -61,11 +95,10 @@ class ReplayBuffer:
         """``instances`` stored instances, drawn uniformly, with all of their questions."""
         if self.data is None:
             raise RuntimeError("replay buffer is empty")
-        idx = rng.integers(0, self.size, size=instances)
-        return Experience(*(a[idx] for a in vars(self.data).values()))
+        return self.data.rows(rng.integers(0, self.size, size=instances))
 
     def state_dict(self) -> dict:
-        arrays = {k: v[: self.size] for k, v in vars(self.data).items()} if self.data else None
+        arrays = self.data.rows(slice(0, self.size)).arrays() if self.data else None
         return {"size": self.size, "pos": self.pos, "arrays": arrays}
 
     def load_state_dict(self, state: dict) -> None:

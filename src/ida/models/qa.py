@@ -144,6 +144,10 @@ class QAModel(nn.Module):
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """memory (one row per question), questions [B, question_len] -> logits [B, answer]."""
+        return self.head(self.features(memory, questions))
+
+    def features(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
+        """The decoder's final answer-slot state [B, d_model] that the answer head reads."""
         kv, (mask, facts) = memory
         q = self.embed(questions)
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
@@ -159,13 +163,20 @@ class QAModel(nn.Module):
                     "bpfa,hpa->bhpf", same, self.question_relation[layer]
                 )
             x = block(x, memory=layer_kv, memory_mask=bias)
-        return self.head(self.norm(x[:, -1]))
+        return self.norm(x[:, -1])
 
     def forward(
         self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor
     ) -> torch.Tensor:
         """Logits for ``questions`` [B, Q]; question b is about instance ``instance[b]``."""
         return self.answer_logits(self.select(self.encode(facts), instance), questions)
+
+    def logits_and_features(
+        self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward``'s logits and the ``features`` they were read from."""
+        h = self.features(self.select(self.encode(facts), instance), questions)
+        return self.head(h), h
 
 
 class BatchedAnswerer:

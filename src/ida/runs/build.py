@@ -11,13 +11,17 @@ import torch
 from ida.amplify.decompose import Amplifier
 from ida.amplify.ground_truth import GroundTruth
 from ida.curriculum import Curriculum
+from ida.distill.approval import ApprovalModel
+from ida.distill.base import Distiller
 from ida.distill.imitation import Imitation
 from ida.distill.replay import Experience, ReplayBuffer
+from ida.distill.rl import BestOfN, Reinforce
 from ida.engine import Engine
 from ida.errors import IdaError
 from ida.evaluate import evaluate, heldout_set
 from ida.loop import Loop
 from ida.models.qa import ModelShape, QAModel
+from ida.overseers import make_overseer
 from ida.runs.config import TrainConfig
 from ida.tasks import Task, get_task
 from ida.trace import LOOKUP, MODEL, OVERSEER
@@ -49,6 +53,22 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
             dec_layers=cfg.dec_layers,
         )
     )
+
+
+def make_distiller(
+    task: Task, cfg: TrainConfig, model: QAModel, replay: ReplayBuffer, device: torch.device
+) -> Distiller:
+    """The distiller ``cfg.distill`` names (with a learned approval model if asked for)."""
+    args = (model, cfg.lr, cfg.ema, replay, cfg.batch_instances, device)
+    if cfg.distill == "imitation":
+        return Imitation(*args)
+    approval = ApprovalModel(model.shape) if cfg.approval == "learned" else None
+    rl = dict(
+        samples=cfg.samples, kl=cfg.kl, imitation_steps=cfg.imitation_steps, approval=approval
+    )
+    if cfg.distill == "best_of_n":
+        return BestOfN(*args, **rl)
+    return Reinforce(*args, mix=cfg.mix if cfg.distill == "mixed" else 0.0, **rl)
 
 
 @dataclass
@@ -113,18 +133,27 @@ def build_job(cfg: TrainConfig) -> Job:
     model = make_model(task, cfg).to(device)
     curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
-    distiller = Imitation(model, cfg.lr, cfg.ema, replay, cfg.batch_instances, device)
+    distiller = make_distiller(task, cfg, model, replay, device)
     sizes = dict(
-        instances=cfg.instances_per_round, per_instance=cfg.questions_per_instance, device=device
+        instances=cfg.instances_per_round,
+        per_instance=cfg.questions_per_instance,
+        device=device,
+        judge_share=cfg.judge_share,
+        agree_with="demonstration" if cfg.distill == "imitation" else "approval",
     )
     warm_start = None
     if cfg.mode == "supervised":
         amplifier = GroundTruth(task, curriculum, **sizes)
     else:
         engine = Engine(cfg.max_batch)
-        amplifier = Amplifier(task, curriculum, engine=engine, depth=cfg.depth, **sizes)
+        overseer = make_overseer(task, cfg.overseer, cfg.bias_rate)
+        amplifier = Amplifier(
+            task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
+        )
         if cfg.warm_start_steps:
-            warm_start = Amplifier(task, curriculum, engine=engine, depth=cfg.depth, **sizes)
+            warm_start = Amplifier(
+                task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
+            )
             warm_start.use_model = False
     heldout = heldout_set(task, np.random.default_rng([cfg.seed, 1]), cfg.eval_per_level)
     job = Job(

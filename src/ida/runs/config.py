@@ -41,6 +41,9 @@ class TrainConfig(BaseModel):
     max_batch: int = Field(8192, ge=1, description="largest batched model call in the engine")
 
     # Distill
+    distill: Literal["imitation", "best_of_n", "reinforce", "mixed"] = Field(
+        "imitation", description="how A learns from the amplified overseer (see ida.distill)"
+    )
     lr: float = Field(1e-3, gt=0)
     ema: float = Field(
         0.99, ge=0, lt=1, description="teacher decay; the teacher answers subquestions"
@@ -49,6 +52,28 @@ class TrainConfig(BaseModel):
         32, ge=1, description="instances per training batch (all their questions)"
     )
     replay_instances: int = Field(2048, ge=1)
+
+    # RL distillers (best_of_n, reinforce, mixed)
+    samples: int = Field(8, ge=1, description="answers sampled per question (N or K)")
+    mix: float = Field(0.5, ge=0, le=1, description="imitation's weight in the mixed loss")
+    kl: float = Field(
+        0.01, ge=0, description="penalty on KL(policy || imitation policy) for RL distillers"
+    )
+    imitation_steps: int = Field(
+        0, ge=0, description="RL distillers imitate first; the policy then is the KL reference"
+    )
+    approval: Literal["overseer", "learned"] = Field(
+        "overseer", description="RL reward: the overseer's scores, or a learned approval model"
+    )
+    judge_share: float = Field(
+        1.0, gt=0, le=1, description="share of each round's questions the overseer answers"
+    )
+
+    # the overseer H
+    overseer: Literal["exact", "biased", "wasteful"] = Field(
+        "exact", description="suboptimal demonstrators for RL-vs-imitation studies"
+    )
+    bias_rate: float = Field(0.25, ge=0, le=1, description="share of questions 'biased' gets wrong")
 
     # curriculum
     advance_at: float = Field(0.95, gt=0, le=1)
@@ -99,4 +124,19 @@ def read_config_file(path: str | Path) -> dict:
         raise IdaError(f"malformed config {path}: {err}") from None
     if not isinstance(data, dict):
         raise IdaError(f"malformed config {path}: expected a table of settings")
+    return data
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict; values are read as JSON where they parse (numbers,
+    true/false), else kept as strings."""
+    data = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise IdaError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            data[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            data[key.strip()] = value
     return data

@@ -120,13 +120,14 @@ def train(
         metrics.append(record)
         save_checkpoint(run_dir / CHECKPOINT, {**job.state_dict(), "train_seconds": seconds()})
         plot_curves(
-            metrics.read(), run_dir / CURVES, f"{cfg.task} ({cfg.mode}, size {job.task.size})"
+            metrics.read(), run_dir / CURVES, f"{cfg.task} ({run_label(cfg)}, size {job.task.size})"
         )
         progress.update(bar, accuracy=result["accuracy"])
         by_level = " ".join(f"{a:.2f}" for a in result["accuracy_by_level"])
         progress.console.print(
             f"step {job.loop.step:>6}  accuracy {result['accuracy']:.3f}  by level [{by_level}]  "
             f"curriculum level {job.curriculum.level}  {_cost_text(cfg.mode, job.costs())}"
+            + (f"  kl {job.loop.last['kl']:.3f}" if "kl" in job.loop.last else "")
         )
 
     columns = [
@@ -140,7 +141,7 @@ def train(
     ]
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task(
-            f"{cfg.task} {cfg.mode}",
+            f"{cfg.task} {run_label(cfg)}",
             total=cfg.steps,
             completed=job.loop.step,
             accuracy=0.0,
@@ -161,6 +162,16 @@ def train(
     return write_summary(job, run_dir, seconds())
 
 
+def run_label(cfg: TrainConfig) -> str:
+    """The mode, and the distiller and overseer where they are not the defaults."""
+    parts = [cfg.mode]
+    if cfg.distill != "imitation":
+        parts.append(cfg.distill + (" (learned approval)" if cfg.approval == "learned" else ""))
+    if cfg.overseer != "exact":
+        parts.append(f"{cfg.overseer} overseer")
+    return ", ".join(parts)
+
+
 def _cost_text(mode: str, costs: dict[str, int]) -> str:
     if mode == "supervised":
         return f"labels {costs['labels']:,}"
@@ -173,6 +184,9 @@ def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, An
     summary = {
         "task": job.cfg.task,
         "mode": job.cfg.mode,
+        "distill": job.cfg.distill,
+        "overseer": job.cfg.overseer,
+        "approval": job.cfg.approval,
         "size": job.task.size,
         "steps": job.loop.step,
         "accuracy": last["accuracy"],
@@ -181,6 +195,7 @@ def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, An
         **job.costs(),
         "train_seconds": round(train_seconds, 2),
         "seed": job.cfg.seed,
+        **{k: last[k] for k in ("kl", "approval_loss") if k in last},
     }
     (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

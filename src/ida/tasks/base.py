@@ -95,6 +95,14 @@ class Task(ABC):
     def solve(self, inst: Instance, question: Question) -> int:
         """The exact answer (evaluation and the supervised baseline only)."""
 
+    def approval(self, question: Question, reference: int) -> np.ndarray:
+        """H's graded approval, in [0, 1], of every answer to ``question`` once its decomposition
+        has reached the answer ``reference``: 1 for the reference, and by default 0 for anything
+        else. Tasks whose answers are quantities give near misses partial credit (``closeness``)."""
+        scores = np.zeros(self.answer_size, dtype=np.float32)
+        scores[reference] = 1.0
+        return scores
+
     def format_question(self, question: Question) -> str:
         """Human-readable question, for traces and ``ida show``."""
         return " ".join(map(str, question))
@@ -106,6 +114,11 @@ class Task(ABC):
     def format_fact(self, fact: np.ndarray) -> str:
         """Human-readable fact row."""
         return " ".join(map(str, fact.tolist()))
+
+
+def closeness(values: np.ndarray, reference: int) -> np.ndarray:
+    """Partial credit for quantities: 1 / (1 + |value - reference|)."""
+    return (1.0 / (1.0 + np.abs(values - reference))).astype(np.float32)
 
 
 class OracleAsk:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task
+from ida.tasks.base import Ask, Instance, Question, Task, closeness
 
 DIST, NEXT = 1, 2
 VERTEX = 3  # token of vertex 0
@@ -123,6 +123,14 @@ class ShortestPath(Task):
         if kind == DIST:
             return int(dist[a, b])
         return next(int(c) for c in inst.data.out[a] if dist[c, b] == dist[a, b] - 1)
+
+    def approval(self, question: Question, reference: int) -> np.ndarray:
+        """A DIST answer off by d from a finite reference distance earns 1 / (1 + d)."""
+        if question[0] != DIST or reference == self.none:
+            return super().approval(question, reference)
+        scores = closeness(np.arange(self.answer_size), reference)
+        scores[self.none] = 0.0
+        return scores
 
     def format_question(self, question: Question) -> str:
         kind, a, b, k = self.decode(question)

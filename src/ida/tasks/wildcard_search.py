@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task
+from ida.tasks.base import Ask, Instance, Question, Task, closeness
 
 ZERO, ONE, STAR, MINUS, PLUS = 1, 2, 3, 4, 5
 
@@ -67,6 +67,10 @@ class WildcardSearch(Task):
         pattern = np.array(question)
         matches = ((pattern == STAR) | (self.strings == pattern)).all(axis=1)
         return int(inst.data[matches].sum()) + self.size
+
+    def approval(self, question: Question, reference: int) -> np.ndarray:
+        """A sum off by d from the reference earns 1 / (1 + d)."""
+        return closeness(np.arange(self.answer_size), reference)
 
     def format_question(self, question: Question) -> str:
         return "sum " + "".join("01*"[t - ZERO] for t in question)

@@ -1,0 +1,78 @@
+"""Overseers other than a task's exact H: suboptimal demonstrators, to test what distillation
+makes of worse demonstrations.
+
+An overseer is any ``async (instance, question, ask) -> answer``; ``task.overseer`` is the exact
+one. The wrappers change how H *answers* (its demonstrations), not how it *judges*: approval
+(``Task.approval`` of the answer the exact decomposition reaches) stays H's own, modelling the
+common case where judging an answer is easier than producing a good one.
+
+* ``biased``: a fixed share ``rate`` of questions, picked by a hash of the question (so the
+  same ones every time, in every instance), always gets an answer one token off H's. The error
+  is systematic, so imitation can learn it, where random noise would average out.
+* ``wasteful``: asks every subquestion twice. Same answers, twice the subquestions.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+
+import numpy as np
+
+from ida.errors import IdaError
+from ida.tasks.base import Ask, Instance, Question, Task
+
+Overseer = Callable[[Instance, Question, Ask], Awaitable[int]]
+OVERSEERS = ("exact", "biased", "wasteful")
+
+
+class Biased:
+    """H, except that the questions in a fixed ``rate`` share get the answer after H's."""
+
+    def __init__(self, task: Task, rate: float):
+        self.task, self.rate = task, rate
+
+    def is_biased(self, question: Question) -> bool:
+        digest = zlib.crc32(np.asarray(question, dtype=np.int64).tobytes())
+        return digest < self.rate * 2**32
+
+    async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
+        answer = await self.task.overseer(inst, question, ask)
+        if self.is_biased(question):
+            answer = (answer + 1) % self.task.answer_size
+        return answer
+
+
+class _AskTwice:
+    __slots__ = ("ask",)
+
+    def __init__(self, ask: Ask):
+        self.ask = ask
+
+    async def __call__(self, question: Question) -> int:
+        return (await self.all([question]))[0]
+
+    async def all(self, questions: Sequence[Question]) -> list[int]:
+        questions = list(questions)
+        return (await self.ask.all(questions + questions))[: len(questions)]
+
+
+class Wasteful:
+    """H, asking every subquestion twice."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
+        return await self.task.overseer(inst, question, _AskTwice(ask))
+
+
+def make_overseer(task: Task, kind: str, rate: float = 0.0) -> Overseer | None:
+    """The overseer called ``kind``; None for the task's exact H."""
+    if kind == "exact":
+        return None
+    if kind == "biased":
+        return Biased(task, rate)
+    if kind == "wasteful":
+        return Wasteful(task)
+    raise IdaError(f"unknown overseer {kind!r}; choose one of: {', '.join(OVERSEERS)}")
