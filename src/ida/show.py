@@ -12,6 +12,7 @@ from ida.amplify.decompose import Decomposition
 from ida.engine import Engine
 from ida.errors import IdaError
 from ida.models.qa import BatchedAnswerer
+from ida.overseers import make_overseer
 from ida.runs.build import Job
 from ida.tasks.base import Instance, Task
 from ida.trace import MODEL, Node
@@ -29,7 +30,9 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     inst = task.sample_instance(rng)
     question = task.sample_question(rng, inst, level)
     answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
-    root = Decomposition(task, Engine(), job.cfg.depth).run([inst], [(0, question)], answerer)[0]
+    overseer = make_overseer(task, job.cfg.overseer, job.cfg.bias_rate)  # the run's H
+    decomposition = Decomposition(task, Engine(), job.cfg.depth, overseer)
+    root = decomposition.run([inst], [(0, question)], answerer)[0]
     direct = answerer([(0, question)])[0]
     tree = Tree(_label(task, inst, root))
     _grow(tree, task, inst, root)
