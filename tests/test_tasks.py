@@ -10,7 +10,16 @@ import pytest
 
 from ida.errors import IdaError
 from ida.tasks import TASKS, get_task
-from ida.tasks.base import PAD, Instance, Question, Task, oracle_answer, run_sync
+from ida.tasks.base import (
+    PAD,
+    Instance,
+    Question,
+    Task,
+    oracle_answer,
+    run_sync,
+    speaks_weak_hch,
+    weak_hch,
+)
 
 NAMES = list(TASKS)
 SIZES = (4, 16, 64)
@@ -119,6 +128,36 @@ def test_overseer_survives_wrong_answers(name, size):
         for sub in ask.asked:
             assert len(sub) == task.question_len
             assert all(type(t) is int and 0 <= t < task.vocab_size for t in sub)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", NAMES)
+def test_weak_hch_fan_in_ignores_the_order_of_the_subquestions(name, size):
+    task, triples = samples(name, size)
+    assert speaks_weak_hch(task)
+    rng = np.random.default_rng(2)
+    swapped = 0
+    for inst, q, _ in triples[:500]:
+        step = task.fan_out(inst, q)
+        for _ in range(4):  # walk a few fan-ins with random answers
+            if not isinstance(step, tuple):
+                break
+            assert 1 <= len(step) <= 2
+            answered = tuple((sub, int(rng.integers(task.answer_size))) for sub in step)
+            step = task.fan_in(inst, q, answered)
+            if len(answered) == 2:
+                assert task.fan_in(inst, q, answered[::-1]) == step
+                swapped += 1
+    assert swapped > 0 or name in ("permutation_powering", "union_find")  # one at a time
+
+
+def test_weak_hch_allows_at_most_two_subquestions():
+    task = get_task("wildcard_search", 8)
+    inst = task.sample_instance(np.random.default_rng(0))
+    q = task.sample_question(np.random.default_rng(0), inst, 2)
+    task.fan_out = lambda inst, question: (q, q, q)
+    with pytest.raises(ValueError, match="not 1 or 2"):
+        run_sync(weak_hch(task, inst, q, RandomAsk(task, np.random.default_rng(0))))
 
 
 @pytest.mark.parametrize("name", NAMES)

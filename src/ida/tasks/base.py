@@ -6,6 +6,10 @@ lookup and otherwise asks subquestions through ``ask`` and combines the answers;
 ``async`` code that never sees who answers (the model, ``H`` again, or an oracle). ``solve`` is
 the exact answer, used only for evaluation and the supervised baseline, never for IDA training.
 
+H is given either as ordinary async code (``overseer``) or, as adversarial IDA needs, in the
+weak HCH protocol with at most two subquestions at a time: ``fan_out(Q)`` -> an answer or
+subquestions; ``fan_in(Q, answered subquestions)`` -> an answer or more subquestions.
+
 Questions are tuples of input tokens (length ``question_len``), facts are rows of input tokens
 (length ``fact_len``, padded with ``PAD`` rows up to ``num_facts``), and answers are one token in
 ``range(answer_size)``. Token 0 is reserved as ``PAD`` in every task.
@@ -24,6 +28,9 @@ from ida.errors import IdaError
 
 PAD = 0
 Question = tuple[int, ...]
+Step = int | tuple[Question, ...]  # H's move in weak HCH: an answer, or one or two subquestions
+Answered = tuple[tuple[Question, int], ...]  # subquestions with their answers
+MAX_FAN_INS = 8
 
 
 @dataclass
@@ -85,11 +92,24 @@ class Task(ABC):
         Every subquestion H asks (given true answers) is of a strictly lower level or of level 0,
         so a curriculum can train the levels in order."""
 
-    @abstractmethod
+    def fan_out(self, inst: Instance, question: Question) -> Step:
+        """Weak HCH, H's first move on ``question``: an answer (by a fact lookup), or a tuple of
+        one or two subquestions. Tasks either implement ``fan_out`` and ``fan_in`` (the weak HCH
+        protocol, which adversarial IDA needs) or override ``overseer`` directly."""
+        raise NotImplementedError(f"{self.name}: H does not speak weak HCH (no fan_out)")
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        """Weak HCH, H's next move once its last subquestions are ``answered`` ((subquestion,
+        answer) pairs): an answer, or one or two more subquestions. It must not depend on the
+        order of ``answered``, and must end in an answer whatever the answers were."""
+        raise NotImplementedError(f"{self.name}: H does not speak weak HCH (no fan_in)")
+
     async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
         """H: answer by one fact lookup if simple, else ask subquestions and combine them.
 
+        By default it runs the weak HCH protocol (``fan_out``, then ``fan_in`` until an answer).
         Must return a valid answer token whatever (possibly wrong) answers ``ask`` returns."""
+        return await weak_hch(self, inst, question, ask)
 
     @abstractmethod
     def solve(self, inst: Instance, question: Question) -> int:
@@ -114,6 +134,25 @@ class Task(ABC):
     def format_fact(self, fact: np.ndarray) -> str:
         """Human-readable fact row."""
         return " ".join(map(str, fact.tolist()))
+
+
+def speaks_weak_hch(task: Task) -> bool:
+    """Whether the task's H is given as ``fan_out`` / ``fan_in``."""
+    return type(task).fan_out is not Task.fan_out and type(task).fan_in is not Task.fan_in
+
+
+async def weak_hch(task: Task, inst: Instance, question: Question, ask: Ask) -> int:
+    """Run H's weak HCH protocol on ``question``: fan out; while H wants subquestions, ask them
+    (both at once) and fan in their answers."""
+    step = task.fan_out(inst, question)
+    for _ in range(MAX_FAN_INS):
+        if not isinstance(step, tuple):
+            return int(step)
+        if not 1 <= len(step) <= 2:
+            raise ValueError(f"{task.name}: H asked {len(step)} subquestions, not 1 or 2")
+        answers = await ask.all(step)
+        step = task.fan_in(inst, question, tuple(zip(step, answers, strict=True)))
+    raise RuntimeError(f"{task.name}: H did not answer {question} within {MAX_FAN_INS} fan-ins")
 
 
 def closeness(values: np.ndarray, reference: int) -> np.ndarray:

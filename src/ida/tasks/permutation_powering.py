@@ -1,7 +1,9 @@
 """Permutation powering: facts are the pairs (x, s(x)) of a permutation s; (x, k) -> s^k(x).
 
-H answers k = 1 by looking up the fact for x; otherwise it asks for y = s^(k//2)(x), then
-z = s^(k//2)(y), and, for odd k, s(z). Level l holds k in (2^(l-1), 2^l]; level 0 is k = 1.
+H answers k = 1 by looking up the fact for x. Otherwise (weak HCH, one subquestion at a time) it
+fans out to y = s^(k//2)(x), then fans in to z = s^(k - k//2)(y), which is the answer. The two
+stages differ in the subquestion's exponent, or (even k) in its start, unless y = x, and then
+s^k(x) = x. Level l holds k in (2^(l-1), 2^l]; level 0 is k = 1.
 Tokens: 0 PAD, 1..n the elements, n+1..2n the exponents 1..n. Answers are elements 0..n-1.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task
+from ida.tasks.base import Answered, Instance, Question, Step, Task
 
 
 class PermutationPowering(Task):
@@ -47,16 +49,19 @@ class PermutationPowering(Task):
         hi = min(2**level, self.size)
         return self.question(int(rng.integers(self.size)), int(rng.integers(lo, hi + 1)))
 
-    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
+    def fan_out(self, inst: Instance, question: Question) -> Step:
         x, k = self.decode(question)
         if k == 1:
             return int(inst.data[x])
-        half = k // 2
-        y = await ask(self.question(x, half))
-        z = await ask(self.question(y, half))
-        if k % 2:
-            z = await ask(self.question(z, 1))
-        return z
+        return (self.question(x, k // 2),)
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        x, k = self.decode(question)
+        ((sub, y),) = answered
+        y = min(max(int(y), 0), self.size - 1)
+        if self.decode(sub) != (x, k // 2) or (k % 2 == 0 and y == x):
+            return y  # the second stage's answer, or s^(k/2)(x) = x so s^k(x) = x
+        return (self.question(y, k - k // 2),)
 
     def solve(self, inst: Instance, question: Question) -> int:
         x, k = self.decode(question)

@@ -1,14 +1,16 @@
 """Sequential assignments: a straight-line program over a small domain; VALUE(v) -> v's value.
 
 Facts are the program ``v_0 := c``, ``v_1 := c``, ``v_i := f(v_j, v_k)`` (j, k < i) over values
-``range(m)``, m = 4, and the m x m table of the random operation f. Questions are VALUE(v_i) and the
-helper F(a, b) = f(a, b). H answers F and the VALUE of a constant by one lookup (level 0);
-otherwise it looks up v_i's assignment, asks VALUE(v_j) and VALUE(v_k) together, then F of the
-two answers. The level of VALUE(v_i) is v_i's depth in the dependency DAG (constants 0), so its
-operands are strictly lower. Generation keeps depths in 0..D, D = ceil(log2 n), and spreads
-them: each v_i first draws its depth d uniformly from 1..min(D, deepest so far + 1), then takes
-v_j among earlier variables of depth d - 1 and v_k among earlier ones of depth below d (maybe
-v_j again; the two in random order); instances missing some depth are resampled.
+``range(m)``, m = 4, and the m x m table of the random operation f. Questions are VALUE(v_i)
+and the helper F(a, b) = f(a, b). H answers F and the VALUE of a constant by one lookup (level
+0); otherwise it looks up v_i's assignment and fans out to VALUE(v_j) and VALUE(v_k) (one
+question if j = k), then fans in to F of the two answers (matched to the operands by the
+assignment, so their order does not matter), whose answer it returns. The level of VALUE(v_i)
+is v_i's depth in the dependency DAG (constants 0), so its operands are strictly lower.
+Generation keeps depths in 0..D, D = ceil(log2 n), and spreads them: each v_i first draws its
+depth d uniformly from 1..min(D, deepest so far + 1), then takes v_j among earlier variables of
+depth d - 1 and v_k among earlier ones of depth below d (maybe v_j again; the two in random
+order); instances missing some depth are resampled.
 Tokens: 0 PAD, 1 VALUE, 2 F, 3 ``:= c`` / 4 ``:= f`` / 5 table fact kinds, 6..n+5 the variables,
 n+6..n+m+5 the values. Facts [kind, x, y, z], questions [type, x, y]; answers are values.
 """
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.tasks.base import PAD, Ask, Instance, Question, Task
+from ida.tasks.base import PAD, Answered, Instance, Question, Step, Task
 
 VALUE, F, CONST, APPLY, TABLE = 1, 2, 3, 4, 5
 VAR = 6  # token of v_0
@@ -96,16 +98,23 @@ class SequentialAssignments(Task):
             return self.f_question(int(rng.integers(self.m)), int(rng.integers(self.m)))
         return self.value_question(int(rng.choice(np.flatnonzero(inst.data.depth == level))))
 
-    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
-        prog, m = inst.data, self.m
+    def fan_out(self, inst: Instance, question: Question) -> Step:
+        prog = inst.data
         if question[0] == F:
             return int(prog.table[question[1] - self.val0, question[2] - self.val0])
         i = question[1] - VAR
         if prog.const[i] >= 0:
             return int(prog.const[i])
-        a, b = await ask.all([self.value_question(int(j)) for j in prog.args[i]])
-        c = await ask(self.f_question(_clamp(a, m), _clamp(b, m)))
-        return _clamp(c, m)
+        j, k = (int(a) for a in prog.args[i])
+        return tuple(self.value_question(a) for a in dict.fromkeys((j, k)))  # v_j once if k = j
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        answers = {sub: _clamp(a, self.m) for sub, a in answered}
+        if answered[0][0][0] == F:
+            return answers[answered[0][0]]
+        j, k = inst.data.args[question[1] - VAR]  # operands by lookup: order-free
+        a, b = answers[self.value_question(int(j))], answers[self.value_question(int(k))]
+        return (self.f_question(a, b),)
 
     def solve(self, inst: Instance, question: Question) -> int:
         prog = inst.data

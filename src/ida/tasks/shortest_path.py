@@ -4,7 +4,7 @@ Each of the n vertices has exactly 2 distinct out-neighbours (no self loops); th
 the facts. DIST(a, b, k) is the distance from a to b if it is at most k, else NONE; NEXT(a, b, k)
 is the first step of a shortest path from a to b (the smaller out-neighbour on ties) if the
 distance is at most k, else NONE. H answers by lookup (level 0) when a = b, when b is an
-out-neighbour of a, or when k = 1; otherwise it looks up a's out-neighbours c1 < c2, asks
+out-neighbour of a, or when k = 1; otherwise it looks up a's out-neighbours c1 < c2, fans out to
 DIST(c1, b, k-1) and DIST(c2, b, k-1) together and returns 1 + the smaller (DIST) or the
 out-neighbour achieving it (NEXT). The budget k is what makes levels well founded: an
 out-neighbour can be farther from b than a is, and without a budget H's recursion never ends
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task, closeness
+from ida.tasks.base import Answered, Instance, Question, Step, Task, closeness
 
 DIST, NEXT = 1, 2
 VERTEX = 3  # token of vertex 0
@@ -99,7 +99,7 @@ class ShortestPath(Task):
         a, b = rng.choice(np.argwhere(pairs & (answer == chosen)))
         return self.question(kind, int(a), int(b), k)
 
-    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
+    def fan_out(self, inst: Instance, question: Question) -> Step:
         kind, a, b, k = self.decode(question)
         out = [int(c) for c in inst.data.out[a]]
         if a == b:
@@ -108,8 +108,11 @@ class ShortestPath(Task):
             return 1 if kind == DIST else b
         if k == 1:
             return self.none
-        answers = await ask.all([self.question(DIST, c, b, k - 1) for c in out])
-        usable = [(int(d), c) for d, c in zip(answers, out, strict=True) if 0 <= d < k]
+        return tuple(self.question(DIST, c, b, k - 1) for c in out)
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        kind, _, _, k = self.decode(question)
+        usable = [(int(d), self.decode(sub)[1]) for sub, d in answered if 0 <= d < k]
         if not usable:
             return self.none
         d, c = min(usable)

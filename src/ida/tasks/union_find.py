@@ -3,12 +3,12 @@
 The variables fall into c = n // (D + 1) classes, D = max(1, ceil(log2 n) - 1). Each class is a
 random tree given by facts ``x_child = x_parent``, plus one fact ``x_root := value`` (values in
 range(n)). Questions are VALUE(v) and the helper ROOT(v), the root of v's tree. H answers both
-for a root by lookup (level 0). Otherwise, for ROOT(v) it looks up v's parent p and asks
-ROOT(p); for VALUE(v) it asks ROOT(v) = r and then VALUE(r). So ROOT(v) has level depth(v), and
-VALUE(v) of a non-root has level depth(v) + 1 (its ROOT subquestion is one level lower, its
-VALUE(r) subquestion level 0). To make trees deep, each new member of a class hangs from one
-of the last two earlier members of depth below D; instances missing some depth 0..D are
-resampled, so all levels 0..D + 1 occur.
+for a root by lookup (level 0). Otherwise, for ROOT(v) it looks up v's parent p and fans out to
+ROOT(p); for VALUE(v) it fans out to ROOT(v) and, given its answer r, fans in to VALUE(r). So
+ROOT(v) has level depth(v), and VALUE(v) of a non-root has level depth(v) + 1 (its ROOT
+subquestion is one level lower, its VALUE(r) subquestion level 0). To make trees deep, each new
+member of a class hangs from one of the last two earlier members of depth below D; instances
+missing some depth 0..D are resampled, so all levels 0..D + 1 occur.
 Tokens: 0 PAD, 1 VALUE, 2 ROOT, 3 ``=`` / 4 ``:=`` fact kinds, 5..n+4 the variables, n+5..2n+4
 the values. Facts [kind, x, y], questions [type, x]. Answers: a value or a variable, 0..n-1.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task
+from ida.tasks.base import Answered, Instance, Question, Step, Task
 
 VALUE, ROOT, EQUALS, ASSIGN = 1, 2, 3, 4
 VAR = 5  # token of x_0
@@ -88,15 +88,21 @@ class UnionFind(Task):
         kind, v = choices[rng.integers(len(choices))]
         return (kind, VAR + int(v))
 
-    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
-        forest, n = inst.data, self.size
+    def fan_out(self, inst: Instance, question: Question) -> Step:
+        forest = inst.data
         kind, v = question[0], question[1] - VAR
         if forest.parent[v] < 0:
             return v if kind == ROOT else int(forest.value[v])
         if kind == ROOT:
-            return _clamp(await ask((ROOT, VAR + int(forest.parent[v]))), n)
-        root = _clamp(await ask((ROOT, VAR + v)), n)
-        return _clamp(await ask((VALUE, VAR + root)), n)
+            return ((ROOT, VAR + int(forest.parent[v])),)
+        return ((ROOT, VAR + v),)
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        ((sub, answer),) = answered
+        answer = _clamp(answer, self.size)
+        if question[0] == VALUE and sub[0] == ROOT:
+            return ((VALUE, VAR + answer),)
+        return answer
 
     def solve(self, inst: Instance, question: Question) -> int:
         forest, v = inst.data, question[1] - VAR

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ida.tasks.base import Ask, Instance, Question, Task, closeness
+from ida.tasks.base import Answered, Instance, Question, Step, Task, closeness
 
 ZERO, ONE, STAR, MINUS, PLUS = 1, 2, 3, 4, 5
 
@@ -53,14 +53,16 @@ class WildcardSearch(Task):
         pattern[rng.choice(self.width, size=level, replace=False)] = STAR
         return tuple(int(t) for t in pattern)
 
-    async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
-        n = self.size
+    def fan_out(self, inst: Instance, question: Question) -> Step:
         if STAR not in question:
             index = int("".join(str(t - ZERO) for t in question), 2)
-            return int(inst.data[index]) + n
+            return int(inst.data[index]) + self.size
         i = question.index(STAR)
-        halves = [question[:i] + (bit,) + question[i + 1 :] for bit in (ZERO, ONE)]
-        total = sum(min(max(int(a), 0), 2 * n) - n for a in await ask.all(halves))
+        return tuple(question[:i] + (bit,) + question[i + 1 :] for bit in (ZERO, ONE))
+
+    def fan_in(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        n = self.size
+        total = sum(min(max(int(a), 0), 2 * n) - n for _, a in answered)
         return min(max(total, -n), n) + n
 
     def solve(self, inst: Instance, question: Question) -> int:
