@@ -49,6 +49,10 @@ def train(
         str | None, typer.Option(help="imitation, best_of_n, reinforce or mixed")
     ] = None,
     overseer: Annotated[str | None, typer.Option(help="exact, biased or wasteful")] = None,
+    amplify: Annotated[str | None, typer.Option(help="decompose or adversarial")] = None,
+    select: Annotated[
+        str | None, typer.Option(help="adversarial: adversary, uncertainty, random or all")
+    ] = None,
     approval: Annotated[str | None, typer.Option(help="RL reward: overseer or learned")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML or JSON config file")] = None,
@@ -78,6 +82,8 @@ def train(
         distill=distill,
         overseer=overseer,
         approval=approval,
+        amplify=amplify,
+        select=select,
         device=device,
     )
     run_dir = out_dir or Path("runs") / f"{cfg.task}-{cfg.mode}"

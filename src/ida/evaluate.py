@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ida.adversary import Adversary, spearman
 from ida.distill.replay import Experience
 from ida.models.qa import QAModel
 from ida.tasks.base import Task
@@ -35,15 +36,39 @@ def heldout_set(
 
 @torch.inference_mode()
 def evaluate(
-    model: QAModel, data: Experience, device: torch.device, batch_instances: int = 256
+    model: QAModel,
+    data: Experience,
+    device: torch.device,
+    batch_instances: int = 256,
+    adversary: Adversary | None = None,
 ) -> dict[str, object]:
-    """``accuracy`` (the mean over levels: every difficulty counts alike), ``accuracy_by_level``."""
+    """``accuracy`` (the mean over levels: every difficulty counts alike), ``accuracy_by_level``.
+
+    With an ``adversary``, also how well it ranks the model's answers by their true loss (the
+    cross-entropy at the true answer): ``adversary_spearman`` is the Spearman correlation of
+    -Adv with it, ``entropy_spearman`` that of the model's own uncertainty (its entropy)."""
     correct = np.zeros(data.targets.shape, dtype=bool)
+    loss, entropy, adv = (np.zeros(data.targets.shape) for _ in range(3))
     for start in range(0, len(data), batch_instances):
-        part = data.rows(slice(start, start + batch_instances))
+        rows = slice(start, start + batch_instances)
+        part = data.rows(rows)
         b = part.batch(device)
-        hit = model(b.facts, b.questions, b.instance).argmax(-1) == b.targets
-        correct[start : start + batch_instances] = hit.view(part.targets.shape).cpu().numpy()
+        logits = model(b.facts, b.questions, b.instance)
+        answers = logits.argmax(-1)
+        correct[rows] = (answers == b.targets).view(part.targets.shape).cpu().numpy()
+        if adversary is not None:
+            logp = torch.log_softmax(logits.float(), -1)
+            shape = part.targets.shape
+            loss[rows] = -logp.gather(1, b.targets[:, None]).view(shape).cpu().numpy()
+            entropy[rows] = -(logp.exp() * logp).sum(-1).view(shape).cpu().numpy()
+            adv[rows] = adversary.score(b, answers).view(shape).cpu().numpy()
     levels = int(data.levels.max()) + 1
     by_level = [float(correct[data.levels == lv].mean()) for lv in range(levels)]
-    return {"accuracy": float(np.mean(by_level)), "accuracy_by_level": by_level}
+    result: dict[str, object] = {
+        "accuracy": float(np.mean(by_level)),
+        "accuracy_by_level": by_level,
+    }
+    if adversary is not None:
+        result["adversary_spearman"] = spearman(-adv.ravel(), loss.ravel())
+        result["entropy_spearman"] = spearman(entropy.ravel(), loss.ravel())
+    return result

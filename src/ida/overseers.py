@@ -9,6 +9,7 @@ common case where judging an answer is easier than producing a good one.
 * ``biased``: a fixed share ``rate`` of questions, picked by a hash of the question (so the
   same ones every time, in every instance), always gets an answer one token off H's. The error
   is systematic, so imitation can learn it, where random noise would average out.
+* ``noisy``: answers wrongly with probability ``rate`` (a uniformly random other answer).
 * ``wasteful``: asks every subquestion twice. Same answers, twice the subquestions.
 """
 
@@ -23,24 +24,48 @@ from ida.errors import IdaError
 from ida.tasks.base import Ask, Instance, Question, Task
 
 Overseer = Callable[[Instance, Question, Ask], Awaitable[int]]
-OVERSEERS = ("exact", "biased", "wasteful")
+OVERSEERS = ("exact", "biased", "noisy", "wasteful")
 
 
-class Biased:
-    """H, except that the questions in a fixed ``rate`` share get the answer after H's."""
+def _hash(*arrays) -> int:
+    digest = 0
+    for a in arrays:
+        digest = zlib.crc32(np.ascontiguousarray(a, dtype=np.int64).tobytes(), digest)
+    return digest
+
+
+class Corrupting:
+    """H with its final answers passed through ``corrupt`` (subclasses say how)."""
 
     def __init__(self, task: Task, rate: float):
         self.task, self.rate = task, rate
 
-    def is_biased(self, question: Question) -> bool:
-        digest = zlib.crc32(np.asarray(question, dtype=np.int64).tobytes())
-        return digest < self.rate * 2**32
+    def corrupt(self, inst: Instance, question: Question, answer: int) -> int:
+        raise NotImplementedError
 
     async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
-        answer = await self.task.overseer(inst, question, ask)
-        if self.is_biased(question):
-            answer = (answer + 1) % self.task.answer_size
-        return answer
+        return self.corrupt(inst, question, await self.task.overseer(inst, question, ask))
+
+
+class Biased(Corrupting):
+    """H, except that the questions in a fixed ``rate`` share get the answer after H's."""
+
+    def is_biased(self, question: Question) -> bool:
+        return _hash(question) < self.rate * 2**32
+
+    def corrupt(self, inst: Instance, question: Question, answer: int) -> int:
+        return (answer + 1) % self.task.answer_size if self.is_biased(question) else answer
+
+
+class Noisy(Corrupting):
+    """H answering wrongly with probability ``rate``: a uniformly random other answer. Which
+    answers are wrong is a hash of the instance and question, so runs stay reproducible."""
+
+    def corrupt(self, inst: Instance, question: Question, answer: int) -> int:
+        digest = _hash(inst.facts, question)
+        if digest >= self.rate * 2**32:
+            return answer
+        return (answer + 1 + digest % (self.task.answer_size - 1)) % self.task.answer_size
 
 
 class _AskTwice:
@@ -67,12 +92,16 @@ class Wasteful:
         return await self.task.overseer(inst, question, _AskTwice(ask))
 
 
-def make_overseer(task: Task, kind: str, rate: float = 0.0) -> Overseer | None:
+def make_overseer(
+    task: Task, kind: str, bias_rate: float = 0.0, noise_rate: float = 0.0
+) -> Overseer | None:
     """The overseer called ``kind``; None for the task's exact H."""
     if kind == "exact":
         return None
     if kind == "biased":
-        return Biased(task, rate)
+        return Biased(task, bias_rate)
+    if kind == "noisy":
+        return Noisy(task, noise_rate)
     if kind == "wasteful":
         return Wasteful(task)
     raise IdaError(f"unknown overseer {kind!r}; choose one of: {', '.join(OVERSEERS)}")

@@ -30,7 +30,9 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     inst = task.sample_instance(rng)
     question = task.sample_question(rng, inst, level)
     answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
-    overseer = make_overseer(task, job.cfg.overseer, job.cfg.bias_rate)  # the run's H
+    overseer = make_overseer(
+        task, job.cfg.overseer, job.cfg.bias_rate, job.cfg.noise_rate
+    )  # the run's H
     decomposition = Decomposition(task, Engine(), job.cfg.depth, overseer)
     root = decomposition.run([inst], [(0, question)], answerer)[0]
     direct = answerer([(0, question)])[0]

@@ -26,6 +26,8 @@ class Node:
     by: str = MODEL
     depth: int = 0
     children: list[Node] = field(default_factory=list)
+    guess: int | None = None  # the model's answer, where H was consulted in its place
+    score: float | None = None  # the selector's score of ``guess`` (the adversary's, say)
 
     def walk(self) -> Iterator[Node]:
         """Every node of the tree, parents before children."""

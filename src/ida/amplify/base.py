@@ -54,13 +54,13 @@ class TargetSource(ABC):
         """The answer per root that approval is graded against; by default the target."""
         return targets
 
-    def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
-        """One round: questions by curriculum; for a ``judge_share`` of them, targets and the
-        approval of every answer; and the curriculum's update."""
+    def sample_round(
+        self, rng: np.random.Generator
+    ) -> tuple[list[Instance], np.ndarray, list[tuple[int, Question]]]:
+        """Fresh instances, and ``per_instance`` root questions for each at curriculum levels."""
         task = self.task
         insts = [task.sample_instance(rng) for _ in range(self.instances)]
-        n = self.instances * self.per_instance
-        levels = self.curriculum.sample(rng, n)
+        levels = self.curriculum.sample(rng, self.instances * self.per_instance)
         roots = [
             (
                 i // self.per_instance,
@@ -68,6 +68,14 @@ class TargetSource(ABC):
             )
             for i, lv in enumerate(levels)
         ]
+        return insts, levels, roots
+
+    def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
+        """One round: questions by curriculum; for a ``judge_share`` of them, targets and the
+        approval of every answer; and the curriculum's update."""
+        task = self.task
+        insts, levels, roots = self.sample_round(rng)
+        n = len(roots)
         judged = np.ones(n, dtype=bool)
         if self.judge_share < 1:
             judged = rng.random(n) < self.judge_share

@@ -190,9 +190,12 @@ class BatchedAnswerer:
             self.memory = model.encode(facts)
         self.device = facts.device
 
-    def __call__(self, items: list[tuple[int, tuple[int, ...]]]) -> list[int]:
-        slots = torch.tensor([slot for slot, _ in items], device=self.device)
-        questions = torch.tensor([q for _, q in items], device=self.device)
+    def logits(self, items: list[tuple]) -> torch.Tensor:
+        """Answer logits [len(items), answer_size] for (instance slot, question, ...) items."""
+        slots = torch.tensor([item[0] for item in items], device=self.device)
+        questions = torch.tensor([item[1] for item in items], device=self.device)
         with torch.inference_mode():
-            logits = self.model.answer_logits(self.model.select(self.memory, slots), questions)
-        return logits.argmax(-1).tolist()
+            return self.model.answer_logits(self.model.select(self.memory, slots), questions)
+
+    def __call__(self, items: list[tuple[int, tuple[int, ...]]]) -> list[int]:
+        return self.logits(items).argmax(-1).tolist()

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ida.adversary import Adversary
+from ida.amplify.adversarial import AdversarialAmplifier, Selection
 from ida.amplify.decompose import Amplifier
 from ida.amplify.ground_truth import GroundTruth
 from ida.curriculum import Curriculum
@@ -21,9 +23,10 @@ from ida.errors import IdaError
 from ida.evaluate import evaluate, heldout_set
 from ida.loop import Loop
 from ida.models.qa import ModelShape, QAModel
-from ida.overseers import make_overseer
+from ida.overseers import Corrupting, make_overseer
 from ida.runs.config import TrainConfig
 from ida.tasks import Task, get_task
+from ida.tasks.base import speaks_weak_hch
 from ida.trace import LOOKUP, MODEL, OVERSEER
 
 
@@ -56,12 +59,18 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
 
 
 def make_distiller(
-    task: Task, cfg: TrainConfig, model: QAModel, replay: ReplayBuffer, device: torch.device
+    task: Task,
+    cfg: TrainConfig,
+    model: QAModel,
+    replay: ReplayBuffer,
+    device: torch.device,
+    adversary: Adversary | None = None,
 ) -> Distiller:
-    """The distiller ``cfg.distill`` names (with a learned approval model if asked for)."""
+    """The distiller ``cfg.distill`` names (with a learned approval model if asked for, and
+    training the ``adversary`` if there is one)."""
     args = (model, cfg.lr, cfg.ema, replay, cfg.batch_instances, device)
     if cfg.distill == "imitation":
-        return Imitation(*args)
+        return Imitation(*args, adversary=adversary)
     approval = ApprovalModel(model.shape) if cfg.approval == "learned" else None
     rl = dict(
         samples=cfg.samples, kl=cfg.kl, imitation_steps=cfg.imitation_steps, approval=approval
@@ -69,6 +78,28 @@ def make_distiller(
     if cfg.distill == "best_of_n":
         return BestOfN(*args, **rl)
     return Reinforce(*args, mix=cfg.mix if cfg.distill == "mixed" else 0.0, **rl)
+
+
+def make_adversarial(
+    task, cfg, curriculum, engine, adversary, overseer, sizes
+) -> AdversarialAmplifier:
+    """Adversarial amplification as ``cfg`` sets it up."""
+    if not speaks_weak_hch(task):
+        raise IdaError(f"{task.name}: adversarial amplification needs H as fan_out / fan_in")
+    selection = Selection(cfg.select, cfg.per_subquestion, cfg.temperature, cfg.tau, cfg.alpha)
+    return AdversarialAmplifier(
+        task,
+        curriculum,
+        engine=engine,
+        selection=selection,
+        adversary=adversary,
+        max_consults=cfg.max_consults,
+        anneal_rounds=cfg.anneal_rounds,
+        temperature_end=cfg.temperature_end,
+        alpha_end=cfg.alpha_end,
+        corrupt=overseer.corrupt if isinstance(overseer, Corrupting) else None,
+        **sizes,
+    )
 
 
 @dataclass
@@ -95,8 +126,13 @@ class Job:
             "labels": total["labels"],
         }
 
+    @property
+    def adversary(self) -> Adversary | None:
+        return getattr(self.loop.distiller, "adversary", None)
+
     def evaluate(self, data: Experience | None = None) -> dict:
-        return evaluate(self.model, self.heldout if data is None else data, self.device)
+        data = self.heldout if data is None else data
+        return evaluate(self.model, data, self.device, adversary=self.adversary)
 
     def state_dict(self) -> dict:
         loop = self.loop
@@ -133,7 +169,10 @@ def build_job(cfg: TrainConfig) -> Job:
     model = make_model(task, cfg).to(device)
     curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
-    distiller = make_distiller(task, cfg, model, replay, device)
+    adversary = None
+    if cfg.amplify == "adversarial" and cfg.select == "adversary":
+        adversary = Adversary(model.shape)
+    distiller = make_distiller(task, cfg, model, replay, device, adversary)
     sizes = dict(
         instances=cfg.instances_per_round,
         per_instance=cfg.questions_per_instance,
@@ -146,10 +185,13 @@ def build_job(cfg: TrainConfig) -> Job:
         amplifier = GroundTruth(task, curriculum, **sizes)
     else:
         engine = Engine(cfg.max_batch)
-        overseer = make_overseer(task, cfg.overseer, cfg.bias_rate)
-        amplifier = Amplifier(
-            task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
-        )
+        overseer = make_overseer(task, cfg.overseer, cfg.bias_rate, cfg.noise_rate)
+        if cfg.amplify == "adversarial":
+            amplifier = make_adversarial(task, cfg, curriculum, engine, adversary, overseer, sizes)
+        else:
+            amplifier = Amplifier(
+                task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
+            )
         if cfg.warm_start_steps:
             warm_start = Amplifier(
                 task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes

@@ -35,6 +35,22 @@ class TrainConfig(BaseModel):
     warm_start_steps: int = Field(
         0, ge=0, description="first steps take targets from H alone (A <- Distill(H))"
     )
+    amplify: Literal["decompose", "adversarial"] = Field(
+        "decompose", description="H decomposes and A answers, or H only where A is suspect"
+    )
+    select: Literal["adversary", "uncertainty", "random", "all"] = Field(
+        "adversary", description="adversarial amplification: who picks the subquestions for H"
+    )
+    per_subquestion: bool = Field(
+        False, description="each subquestion to H with probability sigmoid((tau - Adv) / alpha)"
+    )
+    temperature: float = Field(0.1, gt=0, description="Gumbel-max (Boltzmann) temperature T")
+    temperature_end: float | None = Field(None, gt=0, description="T after anneal_rounds")
+    tau: float = Field(-0.5, description="per-subquestion threshold on the score")
+    alpha: float = Field(0.1, gt=0, description="per-subquestion softness")
+    alpha_end: float | None = Field(None, gt=0, description="alpha after anneal_rounds")
+    anneal_rounds: int = Field(0, ge=0, description="rounds over which T and alpha anneal")
+    max_consults: int = Field(16, ge=1, description="nodes per root H handles, at most")
     instances_per_round: int = Field(32, ge=1)
     questions_per_instance: int = Field(16, ge=1)
     amplify_every: int = Field(1, ge=1, description="distillation steps per amplified round")
@@ -70,10 +86,11 @@ class TrainConfig(BaseModel):
     )
 
     # the overseer H
-    overseer: Literal["exact", "biased", "wasteful"] = Field(
+    overseer: Literal["exact", "biased", "noisy", "wasteful"] = Field(
         "exact", description="suboptimal demonstrators for RL-vs-imitation studies"
     )
     bias_rate: float = Field(0.25, ge=0, le=1, description="share of questions 'biased' gets wrong")
+    noise_rate: float = Field(0.1, ge=0, le=1, description="P(wrong answer) of the 'noisy' H")
 
     # curriculum
     advance_at: float = Field(0.95, gt=0, le=1)
@@ -85,6 +102,14 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
+        if self.amplify == "adversarial":
+            if self.mode != "ida" or self.distill != "imitation" or self.overseer == "wasteful":
+                raise ValueError(
+                    "amplify 'adversarial' runs with mode 'ida', distill 'imitation' and an "
+                    "exact, biased or noisy overseer"
+                )
+            if self.per_subquestion and self.select not in ("adversary", "uncertainty"):
+                raise ValueError("per_subquestion needs select 'adversary' or 'uncertainty'")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"

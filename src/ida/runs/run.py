@@ -128,6 +128,12 @@ def train(
             f"step {job.loop.step:>6}  accuracy {result['accuracy']:.3f}  by level [{by_level}]  "
             f"curriculum level {job.curriculum.level}  {_cost_text(cfg.mode, job.costs())}"
             + (f"  kl {job.loop.last['kl']:.3f}" if "kl" in job.loop.last else "")
+            + (
+                f"  adversary/entropy spearman {result['adversary_spearman']:.2f}"
+                f"/{result['entropy_spearman']:.2f}"
+                if "adversary_spearman" in result
+                else ""
+            )
         )
 
     columns = [
@@ -195,7 +201,11 @@ def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, An
         **job.costs(),
         "train_seconds": round(train_seconds, 2),
         "seed": job.cfg.seed,
-        **{k: last[k] for k in ("kl", "approval_loss") if k in last},
+        **{
+            k: last[k]
+            for k in ("kl", "approval_loss", "adversary_spearman", "entropy_spearman")
+            if k in last
+        },
     }
     (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -1,0 +1,247 @@
+"""Adversarial amplification: H is consulted only where the model is likely wrong.
+
+Weak HCH with the model in the loop (the seed's amplification procedure). For a training
+question, H fans out. The model answers every subquestion, and a selector scores each answer
+(the adversary's Adv(SQ, A) by default, in [-1, 0], lower = more suspect). Some subquestions are
+sent down to H, which recurses on them by the same procedure; the model's answers stand for the
+rest. H fans in the answers, and the procedure repeats until H answers. Every node H handles is
+a training target (question, H's answer).
+
+Which subquestions go to H:
+
+* one per fan-out/fan-in (the seed's rule): i = argmax_i(-S_i / T + g_i), g_i ~ Gumbel(0, 1),
+  which picks i with the Boltzmann probabilities softmax(-S / T). T is ``temperature``: constant,
+  or annealed linearly to ``temperature_end`` over ``anneal_rounds`` amplified rounds. A lone
+  subquestion always goes to H.
+* ``per_subquestion`` (the variant from the seed's comments): each independently with probability
+  sigmoid((tau - S_i) / alpha), so zero, one or two go to H; alpha anneals like T.
+
+Scores come from the adversary (``select="adversary"``), the model's own confidence
+(``"uncertainty"``: minus the entropy of its answer distribution), or none (``"random"``: a
+uniform choice, which spends the same overseer budget as the Gumbel rule); ``"all"`` sends
+every subquestion to H (H at every node). A root stops consulting H after ``max_consults`` nodes.
+An imperfect H (``ida.overseers``: biased, noisy) corrupts the answers of the nodes it handles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ida.adversary import Adversary, AdversaryScorer, UncertaintyScorer
+from ida.amplify.base import TargetSource
+from ida.distill.replay import UNJUDGED, Experience
+from ida.engine import BatchFn, Call, Engine, Spawn
+from ida.models.qa import BatchedAnswerer, QAModel
+from ida.tasks.base import PAD, Instance, Question, Task, speaks_weak_hch
+from ida.trace import LOOKUP, MODEL, OVERSEER, Node
+
+SELECTS = ("adversary", "uncertainty", "random", "all")
+
+
+@dataclass
+class Selection:
+    """Which of a fan-out's subquestions H answers, given their scores (lower: more suspect)."""
+
+    select: str = "adversary"
+    per_subquestion: bool = False
+    temperature: float = 0.1
+    tau: float = -0.5
+    alpha: float = 0.1
+
+    def __post_init__(self):
+        if self.select not in SELECTS:
+            raise ValueError(f"select must be one of {SELECTS}")
+        if self.per_subquestion and self.select not in ("adversary", "uncertainty"):
+            raise ValueError("per_subquestion needs scores: select 'adversary' or 'uncertainty'")
+
+    @property
+    def scored(self) -> bool:
+        return self.select in ("adversary", "uncertainty")
+
+    def probabilities(self, scores: list[float] | None, n: int) -> np.ndarray:
+        """P(subquestion i goes to H), for ``n`` subquestions with these scores."""
+        if self.select == "all":
+            return np.ones(n)
+        if self.per_subquestion:
+            return 1 / (1 + np.exp(-(self.tau - np.asarray(scores, dtype=float)) / self.alpha))
+        if self.select == "random" or n == 1:
+            return np.full(n, 1 / n)
+        z = -np.asarray(scores, dtype=float) / self.temperature
+        z = np.exp(z - z.max())
+        return z / z.sum()
+
+    def choose(self, scores: list[float] | None, n: int, rng: np.random.Generator) -> list[bool]:
+        """Draw which subquestions go to H (the Gumbel-max trick for the one-of-n rules)."""
+        if self.select == "all":
+            return [True] * n
+        if self.per_subquestion:
+            return (rng.random(n) < self.probabilities(scores, n)).tolist()
+        if self.select == "random" or n == 1:
+            pick = int(rng.integers(n))
+        else:
+            noisy = -np.asarray(scores, dtype=float) / self.temperature + rng.gumbel(size=n)
+            pick = int(np.argmax(noisy))
+        return [i == pick for i in range(n)]
+
+
+class _Record:
+    """The nodes H handled under one root, and how many more it may handle."""
+
+    __slots__ = ("nodes", "left")
+
+    def __init__(self, budget: int):
+        self.nodes: list[Node] = []
+        self.left = budget - 1  # the root itself
+
+
+class _Trees:
+    """One round's adversarial trees, run as coroutines in the engine."""
+
+    def __init__(
+        self,
+        task: Task,
+        insts: list[Instance],
+        answer: BatchFn,
+        score: BatchFn | None,
+        selection: Selection,
+        rng: np.random.Generator,
+        max_consults: int,
+    ):
+        self.task, self.insts, self.answer, self.score = task, insts, answer, score
+        self.selection, self.rng, self.max_consults = selection, rng, max_consults
+        self.corrupt: Callable[[Instance, Question, int], int] | None = None  # H's errors
+
+    async def consult(self, slot: int, question: Question, depth: int, record: _Record) -> Node:
+        """H handles ``question``; every node H handles is appended to ``record.nodes``."""
+        task, inst = self.task, self.insts[slot]
+        node = Node(question, by=OVERSEER, depth=depth)
+        record.nodes.append(node)
+        step = task.fan_out(inst, question)
+        while isinstance(step, tuple):
+            guesses = await Call(self.answer, [(slot, q) for q in step])
+            scores = None
+            if self.score is not None:
+                items = [(slot, q, a) for q, a in zip(step, guesses, strict=True)]
+                scores = await Call(self.score, items)
+            to_h = self.selection.choose(scores, len(step), self.rng)
+            picked = [i for i, h in enumerate(to_h) if h][: record.left]
+            record.left -= len(picked)
+            kids = [Node(q, a, MODEL, depth + 1) for q, a in zip(step, guesses, strict=True)]
+            if picked:
+                subtrees = [self.consult(slot, step[i], depth + 1, record) for i in picked]
+                for i, kid in zip(picked, await Spawn(subtrees), strict=True):
+                    kids[i] = kid
+            for i, kid in enumerate(kids):
+                kid.guess, kid.score = guesses[i], None if scores is None else scores[i]
+            node.children.extend(kids)
+            step = task.fan_in(inst, question, tuple((k.question, k.answer) for k in kids))
+        node.answer = int(step)
+        if self.corrupt is not None:
+            node.answer = self.corrupt(inst, question, node.answer)
+        if not node.children:
+            node.by = LOOKUP
+        return node
+
+
+class AdversarialAmplifier(TargetSource):
+    """Adversarial amplification as a target source: every node H handles becomes a target.
+
+    A round's experience packs each instance's consulted nodes into rows of ``per_instance``
+    question slots (an instance takes as many rows as it needs; the last is padded)."""
+
+    def __init__(
+        self,
+        *args,
+        engine: Engine,
+        selection: Selection,
+        adversary: Adversary | None,
+        max_consults: int,
+        anneal_rounds: int = 0,
+        temperature_end: float | None = None,
+        alpha_end: float | None = None,
+        corrupt: Callable[[Instance, Question, int], int] | None = None,
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        if not speaks_weak_hch(self.task):
+            raise ValueError(f"{self.task.name}: adversarial amplification needs weak HCH")
+        if selection.select == "adversary" and adversary is None:
+            raise ValueError("select='adversary' needs an adversary")
+        self.engine, self.selection = engine, selection
+        self.adversary, self.max_consults = adversary, max_consults
+        self.anneal_rounds, self.corrupt = anneal_rounds, corrupt
+        self.schedule = {
+            name: (getattr(selection, name), end if end is not None else getattr(selection, name))
+            for name, end in (("temperature", temperature_end), ("alpha", alpha_end))
+        }
+
+    def anneal(self) -> None:
+        """Set T and alpha for this round: linear from their start to their end values."""
+        done = min(1.0, self.counts["rounds"] / self.anneal_rounds) if self.anneal_rounds else 0.0
+        for name, (start, end) in self.schedule.items():
+            setattr(self.selection, name, start + (end - start) * done)
+
+    def targets(self, insts, roots, teacher):  # pragma: no cover - amplify is overridden
+        raise NotImplementedError
+
+    def scorer(self, answerer: BatchedAnswerer, facts: torch.Tensor) -> BatchFn | None:
+        if self.selection.select == "adversary":
+            return AdversaryScorer(self.adversary, facts)
+        if self.selection.select == "uncertainty":
+            return UncertaintyScorer(answerer)
+        return None
+
+    def run(
+        self,
+        insts: list[Instance],
+        roots: list[tuple[int, Question]],
+        answer: BatchFn,
+        score: BatchFn | None,
+        rng: np.random.Generator,
+    ) -> tuple[list[Node], list[list[Node]]]:
+        """The trees for ``roots`` and, per root, the nodes H handled (root first). ``answer``
+        is the model as a batch function, ``score`` the selector's scores (None: unscored)."""
+        trees = _Trees(self.task, insts, answer, score, self.selection, rng, self.max_consults)
+        trees.corrupt = self.corrupt
+        records = [_Record(self.max_consults) for _ in roots]
+        roots_done = self.engine.run(
+            [trees.consult(slot, q, 0, rec) for (slot, q), rec in zip(roots, records, strict=True)]
+        )
+        for tree in roots_done:
+            self.counts.update(tree.costs())
+        return roots_done, [rec.nodes for rec in records]
+
+    def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
+        task, width = self.task, self.per_instance
+        self.anneal()
+        insts, levels, roots = self.sample_round(rng)
+        facts = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(self.device)
+        answerer = BatchedAnswerer(teacher, facts)
+        trees, records = self.run(insts, roots, answerer, self.scorer(answerer, facts), rng)
+        consulted: list[list[Node]] = [[] for _ in insts]
+        for (slot, _), record in zip(roots, records, strict=True):
+            consulted[slot].extend(record)
+        facts, questions, targets, node_levels = [], [], [], []
+        for slot, nodes in enumerate(consulted):
+            for start in range(0, len(nodes), width):  # rows of ``width`` slots, last one padded
+                chunk = nodes[start : start + width]
+                pad = width - len(chunk)
+                facts.append(insts[slot].facts)
+                questions.append([n.question for n in chunk] + [(PAD,) * task.question_len] * pad)
+                targets.append([n.answer for n in chunk] + [UNJUDGED] * pad)
+                node_levels.append(
+                    [task.level_of(insts[slot], n.question) for n in chunk] + [0] * pad
+                )
+        own = np.asarray(answerer(roots))
+        self.curriculum.update(levels, own == np.asarray([t.answer for t in trees]))
+        self.counts["rounds"] += 1
+        return Experience(
+            facts=np.stack(facts),
+            questions=np.asarray(questions, dtype=np.int64),
+            targets=np.asarray(targets, dtype=np.int64),
+            levels=np.asarray(node_levels, dtype=np.int64),
+        )

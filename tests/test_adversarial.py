@@ -1,0 +1,236 @@
+"""Adversarial IDA: selection rules, the adversary, adversarial amplification end to end."""
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+from ida.adversary import Adversary, spearman
+from ida.amplify.adversarial import AdversarialAmplifier, Selection
+from ida.curriculum import Curriculum
+from ida.engine import Engine
+from ida.errors import IdaError
+from ida.models.qa import ModelShape
+from ida.runs.config import make_config
+from ida.runs.run import train
+from ida.tasks import get_task
+from ida.trace import MODEL
+
+
+def test_gumbel_selection_picks_with_the_boltzmann_probabilities():
+    rng = np.random.default_rng(0)
+    rule = Selection("adversary", temperature=0.3)
+    scores = [-0.8, -0.3]
+    expected = np.exp(-np.array(scores) / 0.3)
+    expected /= expected.sum()
+    assert rule.probabilities(scores, 2) == pytest.approx(expected)
+    n = 20000
+    picks = np.array([rule.choose(scores, 2, rng) for _ in range(n)])
+    assert (picks.sum(1) == 1).all()  # exactly one goes to H
+    sigma = np.sqrt(expected[0] * (1 - expected[0]) / n)
+    assert abs(picks[:, 0].mean() - expected[0]) < 4 * sigma
+    assert rule.choose([-0.1], 1, rng) == [True]  # a lone subquestion always goes to H
+
+
+def test_per_subquestion_variant_sends_zero_one_or_two_with_the_set_probabilities():
+    rng = np.random.default_rng(1)
+    rule = Selection("adversary", per_subquestion=True, tau=-0.5, alpha=0.2)
+    scores = [-0.9, -0.3]
+    p = 1 / (1 + np.exp(-(-0.5 - np.array(scores)) / 0.2))
+    want = [(1 - p[0]) * (1 - p[1]), p[0] * (1 - p[1]) + p[1] * (1 - p[0]), p[0] * p[1]]
+    n = 20000
+    counts = np.bincount([sum(rule.choose(scores, 2, rng)) for _ in range(n)], minlength=3) / n
+    for got, expect in zip(counts, want, strict=True):
+        assert abs(got - expect) < 4 * np.sqrt(expect * (1 - expect) / n) + 1e-9
+
+
+def test_random_and_all_rules():
+    rng = np.random.default_rng(2)
+    picks = np.array([Selection("random").choose(None, 2, rng) for _ in range(4000)])
+    assert (picks.sum(1) == 1).all() and abs(picks[:, 0].mean() - 0.5) < 0.04
+    assert Selection("all").choose(None, 2, rng) == [True, True]
+    with pytest.raises(ValueError):
+        Selection("random", per_subquestion=True)
+
+
+def test_spearman():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert spearman(x, x**3) == pytest.approx(1.0)
+    assert spearman(x, -x) == pytest.approx(-1.0)
+    assert spearman(
+        np.array([1.0, 1.0, 2.0, 2.0]), np.array([0.0, 0.0, 1.0, 1.0])
+    ) == pytest.approx(1)
+    assert spearman(x, np.ones(4)) == 0.0
+
+
+def oracle_fns(task, insts):
+    def answer(items):
+        return [task.solve(insts[slot], q) for slot, q in items]
+
+    def wrong(items):  # a model that is always wrong
+        return [(task.solve(insts[slot], q) + 1) % task.answer_size for slot, q in items]
+
+    return answer, wrong
+
+
+def amplifier(task, select="adversary", **kwargs):
+    return AdversarialAmplifier(
+        task,
+        Curriculum(task.num_levels),
+        instances=4,
+        per_instance=8,
+        device=torch.device("cpu"),
+        engine=Engine(),
+        selection=Selection(select, **kwargs),
+        adversary=None if select != "adversary" else Adversary(shape(task)),
+        max_consults=64,
+    )
+
+
+def round_of(task, amp, rng):
+    insts, _, roots = amp.sample_round(rng)
+    return insts, roots
+
+
+@pytest.mark.parametrize("name", ["wildcard_search", "shortest_path", "sequential_assignments"])
+def test_consulting_h_where_the_model_is_wrong_gives_exact_answers(name):
+    # The adversary here is an oracle: lowest score exactly where the model's answer is wrong.
+    task = get_task(name, 8)
+    amp = amplifier(task, "uncertainty", per_subquestion=True, tau=-0.5, alpha=0.01)
+    rng = np.random.default_rng(0)
+    amp.curriculum.level = task.num_levels - 1
+    insts, roots = round_of(task, amp, rng)
+    answer, _ = oracle_fns(task, insts)
+
+    def wrong_half(items):  # right on even instance slots, wrong on odd ones
+        return [
+            a if slot % 2 == 0 else (a + 1) % task.answer_size
+            for (slot, _), a in zip(items, answer(items), strict=True)
+        ]
+
+    def oracle_score(items):
+        return [0.0 if a == answer([(s, q)])[0] else -1.0 for s, q, a in items]
+
+    trees, records = amp.run(insts, roots, wrong_half, oracle_score, rng)
+    for (slot, q), tree, record in zip(roots, trees, records, strict=True):
+        assert tree.answer == task.solve(insts[slot], q)
+        assert record[0] is tree
+        model_nodes = [n for n in tree.walk() if n.by == MODEL]
+        assert all(n.answer == task.solve(insts[slot], n.question) for n in model_nodes)
+        if slot % 2 == 0:
+            assert len(record) == 1  # the model was right everywhere: H only at the root
+
+
+def test_h_at_every_node_is_hch_and_the_budget_caps_consultations():
+    task = get_task("wildcard_search", 8)
+    rng = np.random.default_rng(3)
+    amp = amplifier(task, "all")
+    amp.curriculum.level = task.num_levels - 1
+    insts, roots = round_of(task, amp, rng)
+    _, wrong = oracle_fns(task, insts)
+    trees, records = amp.run(insts, roots, wrong, None, rng)
+    for (slot, q), tree in zip(roots, trees, strict=True):
+        assert tree.answer == task.solve(insts[slot], q)  # the model's wrong answers never used
+    capped = amplifier(task, "all")
+    capped.max_consults = 3
+    _, records = capped.run(insts, roots, wrong, None, rng)
+    assert max(len(r) for r in records) == 3
+
+
+def shape(task):
+    return ModelShape(
+        task.vocab_size, task.answer_size, task.fact_len, task.question_len, 32, 2, 1, 1
+    )
+
+
+def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
+    torch.manual_seed(0)
+    task = get_task("union_find", 8)
+    amp = amplifier(task, "all")
+    amp.curriculum.level = task.num_levels - 1
+    from ida.models.qa import QAModel
+
+    exp = amp.amplify(QAModel(shape(task)), np.random.default_rng(0))
+    batch = exp.batch()
+    rng = np.random.default_rng(1)
+    answers = torch.from_numpy(rng.integers(task.answer_size, size=len(batch.targets)))
+    answers[::2] = batch.targets[::2].clamp(min=0)  # right on half of the nodes
+    adversary = Adversary(shape(task))
+    optimizer = torch.optim.Adam(adversary.parameters(), lr=3e-3)
+    first = adversary.loss(batch, answers).item()
+    for _ in range(60):
+        loss = adversary.loss(batch, answers)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert adversary.loss(batch, answers).item() < 0.7 * first
+    scores = adversary.score(batch, answers)
+    assert ((scores >= -1) & (scores <= 0)).all()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"select": "adversary"},
+        {"select": "adversary", "per_subquestion": True, "anneal_rounds": 5, "alpha_end": 0.01},
+        {"select": "uncertainty"},
+        {"select": "random"},
+        {"select": "all", "warm_start_steps": 5},
+        {"select": "adversary", "overseer": "noisy", "noise_rate": 0.1},
+    ],
+)
+def test_adversarial_runs_end_to_end(tmp_path, tiny, extra):
+    cfg = make_config(tiny, task="wildcard_search", amplify="adversarial", **extra)
+    summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
+    assert summary["overseer_calls"] > 0 and summary["labels"] == 0
+    assert ("adversary_spearman" in summary) == (cfg.select == "adversary")
+
+
+def test_adversarial_needs_a_weak_hch_task_and_imitation(tmp_path, tiny):
+    with pytest.raises(IdaError, match="adversarial"):
+        make_config(tiny, amplify="adversarial", distill="reinforce")
+    with pytest.raises(IdaError, match="per_subquestion"):
+        make_config(tiny, amplify="adversarial", select="random", per_subquestion=True)
+
+
+def test_noisy_overseer_errs_at_its_rate_reproducibly():
+    from ida.overseers import Noisy
+    from ida.tasks.base import OracleAsk, run_sync
+
+    task = get_task("wildcard_search", 8)
+    noisy = Noisy(task, 0.1)
+    rng = np.random.default_rng(0)
+    wrong = []
+    for _ in range(200):
+        inst = task.sample_instance(rng)
+        for level in range(task.num_levels):
+            q = task.sample_question(rng, inst, level)
+            got = run_sync(noisy(inst, q, OracleAsk(task, inst)))
+            assert got == run_sync(noisy(inst, q, OracleAsk(task, inst)))
+            wrong.append(got != task.solve(inst, q))
+    assert abs(np.mean(wrong) - 0.1) < 0.03
+
+
+def test_a_task_without_weak_hch_cannot_be_amplified_adversarially(tmp_path, tiny):
+    from ida.tasks import TASKS, register
+    from ida.tasks.base import Task
+
+    base = get_task("permutation_powering", 6)
+
+    @register
+    class AsyncOnly(type(base)):
+        name = "async_only_test_task"
+
+        async def overseer(self, inst, question, ask):
+            return await type(base).overseer(self, inst, question, ask)
+
+        fan_out = Task.fan_out
+        fan_in = Task.fan_in
+
+    try:
+        cfg = make_config(tiny, task="async_only_test_task", amplify="adversarial")
+        with pytest.raises(IdaError, match="fan_out"):
+            train(cfg, tmp_path / "run", console=Console(quiet=True))
+        assert not (tmp_path / "run").exists()
+    finally:
+        del TASKS["async_only_test_task"]
