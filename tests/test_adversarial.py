@@ -234,3 +234,47 @@ def test_a_task_without_weak_hch_cannot_be_amplified_adversarially(tmp_path, tin
         assert not (tmp_path / "run").exists()
     finally:
         del TASKS["async_only_test_task"]
+
+
+@pytest.mark.parametrize("name", ["wildcard_search", "shortest_path"])
+def test_audit_finds_an_injected_error_along_the_suspect_path(name):
+    from ida.audit import inject_error, inspection_order, unfold
+
+    task = get_task(name, 8)
+    rng = np.random.default_rng(0)
+    straight, totals = 0, np.zeros(2)
+    for _ in range(20):
+        inst = task.sample_instance(rng)
+        q = task.sample_question(rng, inst, task.num_levels - 1)
+        truth, _ = oracle_fns(task, [inst])
+        (root,) = unfold(task, [inst], [(0, q)], truth)
+        assert all(n.answer == task.solve(inst, n.question) for n in root.walk())
+        assert all(n.guess in (None, n.answer) for n in root.walk())  # a consistent tree
+        target = inject_error(task, inst, root, rng)
+        assert target is not None and root.answer != task.solve(inst, q)
+
+        def oracle(node, inst=inst):  # a perfect adversary: wrong answers score -1
+            return -float(node.answer != task.solve(inst, node.question))
+
+        bfs = inspection_order(root, oracle, "bfs")
+        best = inspection_order(root, oracle, "adversary")
+        assert sorted(map(id, bfs)) == sorted(map(id, best)) == sorted(map(id, root.walk()))
+        found = best.index(target) + 1
+        path = [n for n in root.walk() if target in list(n.walk())]  # the target's ancestry
+        if all(oracle(n) < 0 for n in path):  # the error flowed all the way up (no clamping)
+            assert found == target.depth + 1  # straight down the wrong path
+            straight += 1
+        totals += np.array([found, bfs.index(target) + 1])
+    assert straight >= 10 and totals[0] < totals[1] / 2
+
+
+def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
+    from ida.runs.run import load_job
+    from ida.show import render_audit
+
+    cfg = make_config(tiny, task="wildcard_search", amplify="adversarial")
+    train(cfg, tmp_path / "run", console=Console(quiet=True))
+    console = Console(record=True, width=200)
+    console.print(render_audit(load_job(tmp_path / "run"), None, 0, 5, "adversary"))
+    text = console.export_text()
+    assert "adversary order (adversary scores)" in text and "nodes;" in text

@@ -143,6 +143,23 @@ def show(
     out.print(render_tree(job, level, seed, facts))
 
 
+@app.command()
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    level: Annotated[int | None, typer.Option(help="difficulty (default: hardest)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the fresh question")] = 0,
+    limit: Annotated[int, typer.Option(help="nodes to show")] = 20,
+    order: Annotated[str, typer.Option(help="adversary or bfs")] = "adversary",
+) -> None:
+    """Unfold the model's own tree for a fresh question, most suspect nodes first."""
+    from ida.runs.run import load_job
+    from ida.show import render_audit
+
+    if order not in ("adversary", "bfs"):
+        raise IdaError("--order must be 'adversary' or 'bfs'")
+    out.print(render_audit(load_job(run_dir), level, seed, limit, order))
+
+
 @bench_app.command("engine")
 def bench_engine(
     task: Annotated[str, typer.Option(help="task name")] = "permutation_powering",

@@ -5,30 +5,37 @@ from __future__ import annotations
 import numpy as np
 import torch
 from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from ida.amplify.decompose import Decomposition
+from ida.audit import inspection_order, score_nodes, unfold
 from ida.engine import Engine
 from ida.errors import IdaError
 from ida.models.qa import BatchedAnswerer
 from ida.overseers import make_overseer
 from ida.runs.build import Job
-from ida.tasks.base import Instance, Task
+from ida.tasks.base import Instance, Question, Task, speaks_weak_hch
 from ida.trace import MODEL, Node
 
 STYLE = {"overseer": "bold cyan", "lookup": "green", "model": "magenta"}
 
 
-def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> Group:
-    """Amplify(H, A) on one fresh question with the run's model; a rich renderable."""
-    task = job.task
+def fresh_question(task: Task, level: int | None, seed: int) -> tuple[Instance, Question, int]:
+    """A fresh instance and question at ``level`` (default: the hardest), checked."""
     level = task.num_levels - 1 if level is None else level
     if not 0 <= level < task.num_levels:
         raise IdaError(f"--level must be from 0 to {task.num_levels - 1} for {task.name}")
     rng = np.random.default_rng([seed, 3])
     inst = task.sample_instance(rng)
-    question = task.sample_question(rng, inst, level)
+    return inst, task.sample_question(rng, inst, level), level
+
+
+def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> Group:
+    """Amplify(H, A) on one fresh question with the run's model; a rich renderable."""
+    task = job.task
+    inst, question, level = fresh_question(task, level, seed)
     answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
     overseer = make_overseer(
         task, job.cfg.overseer, job.cfg.bias_rate, job.cfg.noise_rate
@@ -72,3 +79,36 @@ def _label(task: Task, inst: Instance, node: Node) -> Text:
 def _grow(branch: Tree, task: Task, inst: Instance, node: Node) -> None:
     for child in node.children:
         _grow(branch.add(_label(task, inst, child)), task, inst, child)
+
+
+def render_audit(job: Job, level: int | None, seed: int, limit: int, order: str) -> Group:
+    """The model's own tree for a fresh question, its nodes in inspection order."""
+    task = job.task
+    if not speaks_weak_hch(task):
+        raise IdaError(f"{task.name}: auditing unfolds H's fan-out/fan-in, which it lacks")
+    inst, question, level = fresh_question(task, level, seed)
+    answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
+    (root,) = unfold(task, [inst], [(0, question)], answerer)
+    used = score_nodes(job, [inst], [root], [0])
+    nodes = inspection_order(root, lambda n: n.score, order)
+    table = Table(title=f"{task.name}: the model's tree, {order} order ({used} scores)")
+    for col in ("#", "score", "depth", "node", "consistent", "true answer"):
+        table.add_column(col, justify="right" if col in ("#", "score", "depth") else "left")
+    first_wrong = None
+    for rank, node in enumerate(nodes, 1):
+        truth = task.solve(inst, node.question)
+        if node.answer != truth and first_wrong is None:
+            first_wrong = rank
+        if rank > limit:
+            continue
+        ok = node.answer == truth
+        table.add_row(
+            str(rank),
+            f"{node.score:.3f}",
+            str(node.depth),
+            f"{task.format_question(node.question)} = {task.format_answer(node.answer)}",
+            "-" if node.guess is None else ("yes" if node.guess == node.answer else "no"),
+            Text("✓" if ok else f"✗ {task.format_answer(truth)}", style="green" if ok else "red"),
+        )
+    found = f"first wrong node at inspection {first_wrong}" if first_wrong else "no wrong node"
+    return Group(table, Text(f"{len(nodes)} nodes; {found}"))
