@@ -277,4 +277,5 @@ def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
     console = Console(record=True, width=200)
     console.print(render_audit(load_job(tmp_path / "run"), None, 0, 5, "adversary"))
     text = console.export_text()
-    assert "adversary order (adversary scores)" in text and "nodes;" in text
+    assert "adversary order" in text and "nodes;" in text
+    assert "│ 5 │" in text and "│ 6 │" not in text  # --limit 5
