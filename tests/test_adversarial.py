@@ -177,6 +177,7 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
         {"select": "random"},
         {"select": "all", "warm_start_steps": 5},
         {"select": "adversary", "overseer": "noisy", "noise_rate": 0.1},
+        {"select": "uncertainty", "per_subquestion": True, "screen_roots": True, "tau": -1.0},
     ],
 )
 def test_adversarial_runs_end_to_end(tmp_path, tiny, extra):
@@ -191,6 +192,31 @@ def test_adversarial_needs_a_weak_hch_task_and_imitation(tmp_path, tiny):
         make_config(tiny, amplify="adversarial", distill="reinforce")
     with pytest.raises(IdaError, match="per_subquestion"):
         make_config(tiny, amplify="adversarial", select="random", per_subquestion=True)
+    with pytest.raises(IdaError, match="screen_roots"):
+        make_config(tiny, amplify="adversarial", screen_roots=True)
+
+
+def test_screened_roots_go_to_h_only_where_the_model_is_suspect():
+    task = get_task("wildcard_search", 8)
+    amp = amplifier(task, "uncertainty", per_subquestion=True, tau=-0.5, alpha=0.01)
+    amp.screen_roots = True
+    rng = np.random.default_rng(5)
+    amp.curriculum.level = task.num_levels - 1
+    insts, roots = round_of(task, amp, rng)
+    answer, _ = oracle_fns(task, insts)
+
+    def wrong_half(items):
+        return [
+            a if slot % 2 == 0 else a + 1 for (slot, _), a in zip(items, answer(items), strict=True)
+        ]
+
+    def oracle_score(items):
+        return [0.0 if a == answer([(s, q)])[0] else -1.0 for s, q, a in items]
+
+    trees, records = amp.run(insts, roots, wrong_half, oracle_score, rng)
+    for (slot, q), tree, record in zip(roots, trees, records, strict=True):
+        assert tree.answer == task.solve(insts[slot], q)
+        assert (len(record) == 0) == (slot % 2 == 0)  # trusted roots never reach H
 
 
 def test_noisy_overseer_errs_at_its_rate_reproducibly():

@@ -21,6 +21,8 @@ Scores come from the adversary (``select="adversary"``), the model's own confide
 uniform choice, which spends the same overseer budget as the Gumbel rule); ``"all"`` sends
 every subquestion to H (H at every node). A root stops consulting H after ``max_consults`` nodes.
 An imperfect H (``ida.overseers``: biased, noisy) corrupts the answers of the nodes it handles.
+With ``screen_roots``, training questions themselves go to H only with the per-subquestion
+probability (the model's answer stands where the adversary trusts it; no target, no H call).
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ class AdversarialAmplifier(TargetSource):
         temperature_end: float | None = None,
         alpha_end: float | None = None,
         corrupt: Callable[[Instance, Question, int], int] | None = None,
+        screen_roots: bool = False,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -174,6 +177,9 @@ class AdversarialAmplifier(TargetSource):
         self.engine, self.selection = engine, selection
         self.adversary, self.max_consults = adversary, max_consults
         self.anneal_rounds, self.corrupt = anneal_rounds, corrupt
+        if screen_roots and not selection.per_subquestion:
+            raise ValueError("screen_roots needs the per-subquestion rule")
+        self.screen_roots = screen_roots
         self.schedule = {
             name: (getattr(selection, name), end if end is not None else getattr(selection, name))
             for name, end in (("temperature", temperature_end), ("alpha", alpha_end))
@@ -208,9 +214,23 @@ class AdversarialAmplifier(TargetSource):
         trees = _Trees(self.task, insts, answer, score, self.selection, rng, self.max_consults)
         trees.corrupt = self.corrupt
         records = [_Record(self.max_consults) for _ in roots]
-        roots_done = self.engine.run(
-            [trees.consult(slot, q, 0, rec) for (slot, q), rec in zip(roots, records, strict=True)]
+        to_h = [True] * len(roots)
+        if self.screen_roots:  # roots too go to H only with the per-subquestion probability
+            guesses = answer(roots)
+            scores = score([(slot, q, a) for (slot, q), a in zip(roots, guesses, strict=True)])
+            to_h = self.selection.choose(scores, len(roots), rng)
+        consulted = self.engine.run(
+            [
+                trees.consult(slot, q, 0, rec)
+                for (slot, q), rec, h in zip(roots, records, to_h, strict=True)
+                if h
+            ]
         )
+        done = iter(consulted)
+        roots_done = [
+            next(done) if h else Node(q, guesses[i], MODEL, 0)
+            for i, ((_, q), h) in enumerate(zip(roots, to_h, strict=True))
+        ]
         for tree in roots_done:
             self.counts.update(tree.costs())
         return roots_done, [rec.nodes for rec in records]
@@ -237,7 +257,10 @@ class AdversarialAmplifier(TargetSource):
                     [task.level_of(insts[slot], n.question) for n in chunk] + [0] * pad
                 )
         own = np.asarray(answerer(roots))
-        self.curriculum.update(levels, own == np.asarray([t.answer for t in trees]))
+        judged = np.asarray([bool(record) for record in records])  # roots H answered
+        if judged.any():
+            agree = own == np.asarray([t.answer for t in trees])
+            self.curriculum.update(levels[judged], agree[judged])
         self.counts["rounds"] += 1
         return Experience(
             facts=np.stack(facts),

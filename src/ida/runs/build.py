@@ -98,6 +98,7 @@ def make_adversarial(
         temperature_end=cfg.temperature_end,
         alpha_end=cfg.alpha_end,
         corrupt=overseer.corrupt if isinstance(overseer, Corrupting) else None,
+        screen_roots=cfg.screen_roots,
         **sizes,
     )
 

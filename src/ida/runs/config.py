@@ -51,6 +51,9 @@ class TrainConfig(BaseModel):
     alpha_end: float | None = Field(None, gt=0, description="alpha after anneal_rounds")
     anneal_rounds: int = Field(0, ge=0, description="rounds over which T and alpha anneal")
     max_consults: int = Field(16, ge=1, description="nodes per root H handles, at most")
+    screen_roots: bool = Field(
+        False, description="per_subquestion rule for training questions too (skip trusted ones)"
+    )
     instances_per_round: int = Field(32, ge=1)
     questions_per_instance: int = Field(16, ge=1)
     amplify_every: int = Field(1, ge=1, description="distillation steps per amplified round")
@@ -110,6 +113,8 @@ class TrainConfig(BaseModel):
                 )
             if self.per_subquestion and self.select not in ("adversary", "uncertainty"):
                 raise ValueError("per_subquestion needs select 'adversary' or 'uncertainty'")
+            if self.screen_roots and not self.per_subquestion:
+                raise ValueError("screen_roots needs per_subquestion")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
