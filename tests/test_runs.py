@@ -55,6 +55,7 @@ def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
         # the KL reference is frozen before the checkpoint (5) or after it (15)
         {"distill": "reinforce", "approval": "learned", "judge_share": 0.5, "imitation_steps": 5},
         {"distill": "best_of_n", "overseer": "biased", "imitation_steps": 15},
+        {"amplify": "adversarial", "per_subquestion": True, "anneal_rounds": 15, "alpha_end": 0.01},
     ],
 )
 def test_resume_continues_exactly(tmp_path, tiny, extra):
