@@ -305,3 +305,7 @@ def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
     text = console.export_text()
     assert "adversary order" in text and "nodes;" in text
     assert "│ 5 │" in text and "│ 6 │" not in text  # --limit 5
+    from ida.show import render_tree
+
+    console.print(render_tree(load_job(tmp_path / "run"), None, 0))
+    assert "(score -" in console.export_text()  # ida show draws the adversarial tree

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from ida.amplify.adversarial import AdversarialAmplifier
 from ida.amplify.decompose import Decomposition
 from ida.audit import inspection_order, score_nodes, unfold
 from ida.engine import Engine
@@ -37,11 +38,16 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     task = job.task
     inst, question, level = fresh_question(task, level, seed)
     answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
-    overseer = make_overseer(
-        task, job.cfg.overseer, job.cfg.bias_rate, job.cfg.noise_rate
-    )  # the run's H
-    decomposition = Decomposition(task, Engine(), job.cfg.depth, overseer)
-    root = decomposition.run([inst], [(0, question)], answerer)[0]
+    amplifier = job.loop.amplifier
+    if isinstance(amplifier, AdversarialAmplifier):  # the run's own way of asking H
+        facts_t = torch.from_numpy(inst.facts[None]).to(job.device)
+        scorer = amplifier.scorer(answerer, facts_t)
+        rng = np.random.default_rng([seed, 4])
+        root = amplifier.run([inst], [(0, question)], answerer, scorer, rng)[0][0]
+    else:
+        overseer = make_overseer(task, job.cfg.overseer, job.cfg.bias_rate, job.cfg.noise_rate)
+        decomposition = Decomposition(task, Engine(), job.cfg.depth, overseer)
+        root = decomposition.run([inst], [(0, question)], answerer)[0]
     direct = answerer([(0, question)])[0]
     tree = Tree(_label(task, inst, root))
     _grow(tree, task, inst, root)
@@ -69,6 +75,9 @@ def _label(task: Task, inst: Instance, node: Node) -> Text:
     text = Text()
     text.append(f"{task.format_question(node.question)} = {task.format_answer(node.answer)}  ")
     text.append(f"[{node.by}]", style=STYLE.get(node.by, ""))
+    if node.score is not None:  # adversarial runs: the score that sent it to H, or not
+        guess = "" if node.by == MODEL else f", model said {task.format_answer(node.guess)}"
+        text.append(f"  (score {node.score:.2f}{guess})", style="dim")
     text.append(
         "  ✓" if ok else f"  ✗ (true {task.format_answer(truth)})",
         style="green" if ok else "bold red",
