@@ -126,6 +126,11 @@ def evaluate(
         table.add_row(str(lv), f"{acc:.3f}")
     table.add_row("all", f"[bold]{result['accuracy']:.3f}[/bold]")
     out.print(table)
+    if "adversary_spearman" in result:
+        out.print(
+            f"Spearman correlation with the true loss: adversary "
+            f"{result['adversary_spearman']:.3f}, model entropy {result['entropy_spearman']:.3f}"
+        )
 
 
 @app.command()
