@@ -309,3 +309,17 @@ def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
 
     console.print(render_tree(load_job(tmp_path / "run"), None, 0))
     assert "(score -" in console.export_text()  # ida show draws the adversarial tree
+
+
+def test_a_round_where_h_judges_nothing_still_trains(tmp_path, tiny):
+    # tau far below any score: every training question is screened out, H is never asked
+    cfg = make_config(
+        tiny,
+        amplify="adversarial",
+        select="uncertainty",
+        per_subquestion=True,
+        screen_roots=True,
+        tau=-100.0,
+    )
+    summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
+    assert summary["overseer_calls"] == 0 and summary["steps"] == 20

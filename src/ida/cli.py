@@ -199,12 +199,12 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except Exception as err:  # click's usage errors
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as err:
+        # usage errors (a bad option or argument); typer has had them from click and from its
+        # own copy of it, so they are recognised by what they can do
+        if callable(getattr(err, "format_message", None)) and hasattr(err, "exit_code"):
+            print(f"error: {err.format_message()} (see ida --help)", file=sys.stderr)
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
         raise

@@ -69,7 +69,8 @@ class Selection:
         if self.select == "all":
             return np.ones(n)
         if self.per_subquestion:
-            return 1 / (1 + np.exp(-(self.tau - np.asarray(scores, dtype=float)) / self.alpha))
+            z = (self.tau - np.asarray(scores, dtype=float)) / self.alpha
+            return 0.5 * (1 + np.tanh(z / 2))  # sigmoid(z), without overflow
         if self.select == "random" or n == 1:
             return np.full(n, 1 / n)
         z = -np.asarray(scores, dtype=float) / self.temperature
@@ -256,6 +257,11 @@ class AdversarialAmplifier(TargetSource):
                 node_levels.append(
                     [task.level_of(insts[slot], n.question) for n in chunk] + [0] * pad
                 )
+        if not facts:  # H judged no question this round (screened out): one empty row
+            facts.append(insts[0].facts)
+            questions.append([(PAD,) * task.question_len] * width)
+            targets.append([UNJUDGED] * width)
+            node_levels.append([0] * width)
         own = np.asarray(answerer(roots))
         judged = np.asarray([bool(record) for record in records])  # roots H answered
         if judged.any():
