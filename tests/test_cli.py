@@ -84,6 +84,22 @@ def test_unknown_task(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["train", "union_find", "--bogus", "1"], "No such option"),
+        (["train"], "Missing argument"),
+        (["nosuch"], "No such command"),
+        (["train", "union_find", "--set", "steps"], "KEY=VALUE"),
+        (["train", "union_find", "--distill", "dpo"], "distill"),
+        (["audit", "somewhere", "--order", "dfs"], "--order"),
+    ],
+)
+def test_usage_errors(monkeypatch, capsys, args, match):
+    code, _, err = ida(monkeypatch, capsys, *args)
+    one_line_error(code, err, match)
+
+
 def test_size_out_of_range(monkeypatch, capsys, tmp_path):
     code, _, err = ida(
         monkeypatch, capsys, "train", "union_find", "--size", 100000, "--out", tmp_path / "r"
