@@ -42,16 +42,25 @@ METHODS = {
     + ["--set", "alpha=0.2"],
     "supervised": ["--mode", "supervised"],
 }
-NOISE_TASK, NOISES = "wildcard_search", (0.01, 0.1)
+NOISE_TASK, NOISE_METHODS, NOISES = "union_find", ("plain", "thresh-0.05"), (0.01, 0.1)
 THRESHOLDS = (0.95, 0.8, 0.6)
 ONE_OF_TWO = ("adversary", "random", "uncertainty")  # the same as "all" with one subquestion
 
 
+SHORT = {"shortest_path": ["plain", "adversary", "random", "thresh-0.05", "supervised"]}
+SHORT_STEPS = 400  # shortest_path: fewer methods and steps, for the 2-core time budget
+
+
 def jobs(tasks: list[str]) -> list[tuple[str, str, float]]:
     out = [
-        (t, m, 0.0) for t in tasks for m in METHODS if not (t in ONE_AT_A_TIME and m in ONE_OF_TWO)
+        (t, m, 0.0)
+        for t in tasks
+        for m in SHORT.get(t, METHODS)
+        if not (t in ONE_AT_A_TIME and m in ONE_OF_TWO)
     ]
-    return out + [(NOISE_TASK, m, p) for m in ("plain", "adversary") for p in NOISES]
+    noise = [(NOISE_TASK, m, p) for m in NOISE_METHODS for p in NOISES]
+    first = [j for j in out if j[0] == NOISE_TASK]
+    return first + noise + [j for j in out if j[0] != NOISE_TASK]
 
 
 def name(task: str, method: str, noise: float) -> str:
@@ -63,6 +72,8 @@ def run(job: tuple[str, str, float], args: argparse.Namespace) -> dict:
     cmd = [task, "--config", args.config, "--device", args.device, *METHODS[method]]
     if noise:
         cmd += ["--overseer", "noisy", "--set", f"noise_rate={noise}"]
+    if task in SHORT:
+        cmd += ["--steps", str(SHORT_STEPS)]
     return train_run(name(*job), cmd, args.jobs)
 
 

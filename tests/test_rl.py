@@ -223,3 +223,16 @@ def test_every_distiller_runs_end_to_end(tmp_path, tiny, extra):
     assert summary["overseer_calls"] > 0 and summary["labels"] == 0
     assert ("kl" in summary) == (cfg.distill != "imitation")
     assert ("approval_loss" in summary) == (cfg.approval == "learned")
+
+
+def test_imitation_pays_for_no_approval_tree(tmp_path, tiny):
+    quiet = Console(quiet=True)
+    exact = train(make_config(tiny, steps=4), tmp_path / "a", console=quiet)
+    biased = train(make_config(tiny, steps=4, overseer="noisy"), tmp_path / "b", console=quiet)
+    rl = train(
+        make_config(tiny, steps=4, overseer="noisy", distill="reinforce"),
+        tmp_path / "c",
+        console=quiet,
+    )
+    assert biased["overseer_calls"] == exact["overseer_calls"]
+    assert rl["overseer_calls"] == 2 * exact["overseer_calls"]  # demonstrations + exact judge

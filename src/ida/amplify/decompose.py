@@ -80,14 +80,22 @@ class Amplifier(TargetSource):
 
     With ``use_model=False`` H answers every node itself (HCH), which is ``A <- Distill(H)``.
     With a demonstrating ``overseer`` other than the task's own H (``ida.overseers``), the
-    approval of answers comes from a second tree, decomposed by the exact H; both are counted."""
+    approval of answers comes from a second tree, decomposed by the exact H, unless
+    ``exact_judge`` is off (imitation uses no approval); both trees are counted."""
 
     def __init__(
-        self, *args, engine: Engine, depth: int = 1, overseer: Overseer | None = None, **kwargs
+        self,
+        *args,
+        engine: Engine,
+        depth: int = 1,
+        overseer: Overseer | None = None,
+        exact_judge: bool = True,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.decomposition = Decomposition(self.task, engine, depth, overseer)
-        self.judge = Decomposition(self.task, engine, depth) if overseer is not None else None
+        judge = overseer is not None and exact_judge
+        self.judge = Decomposition(self.task, engine, depth) if judge else None
         self.use_model = True
 
     def _answers(self, decomposition, insts, roots, teacher) -> list[int]:

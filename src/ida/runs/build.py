@@ -187,15 +187,28 @@ def build_job(cfg: TrainConfig) -> Job:
     else:
         engine = Engine(cfg.max_batch)
         overseer = make_overseer(task, cfg.overseer, cfg.bias_rate, cfg.noise_rate)
+        judged = cfg.distill != "imitation"  # only RL distillers use the exact H's approval
         if cfg.amplify == "adversarial":
             amplifier = make_adversarial(task, cfg, curriculum, engine, adversary, overseer, sizes)
         else:
             amplifier = Amplifier(
-                task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
+                task,
+                curriculum,
+                engine=engine,
+                depth=cfg.depth,
+                overseer=overseer,
+                exact_judge=judged,
+                **sizes,
             )
         if cfg.warm_start_steps:
             warm_start = Amplifier(
-                task, curriculum, engine=engine, depth=cfg.depth, overseer=overseer, **sizes
+                task,
+                curriculum,
+                engine=engine,
+                depth=cfg.depth,
+                overseer=overseer,
+                exact_judge=judged,
+                **sizes,
             )
             warm_start.use_model = False
     heldout = heldout_set(task, np.random.default_rng([cfg.seed, 1]), cfg.eval_per_level)
