@@ -42,7 +42,7 @@ METHODS = {
     + ["--set", "alpha=0.2"],
     "supervised": ["--mode", "supervised"],
 }
-NOISE_TASK, NOISE_METHODS, NOISES = "union_find", ("plain", "thresh-0.05"), (0.01, 0.1)
+NOISE_TASK, NOISE_METHODS, NOISES = "union_find", ("plain", "thresh-0.2"), (0.01, 0.1)
 THRESHOLDS = (0.95, 0.8, 0.6)
 ONE_OF_TWO = ("adversary", "random", "uncertainty")  # the same as "all" with one subquestion
 
