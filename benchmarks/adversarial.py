@@ -43,7 +43,7 @@ METHODS = {
     "supervised": ["--mode", "supervised"],
 }
 NOISE_TASK, NOISE_METHODS, NOISES = "union_find", ("plain", "thresh-0.2"), (0.01, 0.1)
-THRESHOLDS = (0.95, 0.8, 0.6)
+THRESHOLDS = (0.95, 0.8, 0.6, 0.5)
 ONE_OF_TWO = ("adversary", "random", "uncertainty")  # the same as "all" with one subquestion
 
 
