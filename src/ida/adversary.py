@@ -21,6 +21,11 @@ from ida.distill.replay import Batch
 from ida.models.qa import BatchedAnswerer, ModelShape, QAModel
 
 
+def adv(logits: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """Adv(Q, A) = sigmoid(logit of A) - 1, from the adversary's logits [B, answer_size]."""
+    return torch.sigmoid(logits.gather(1, answers[:, None]).squeeze(1)) - 1
+
+
 class Adversary(nn.Module):
     """Adv(Q, A) = -P(A is wrong): the predicted negative 0-1 loss of answer A to Q."""
 
@@ -41,8 +46,7 @@ class Adversary(nn.Module):
     @torch.no_grad()
     def score(self, batch: Batch, answers: torch.Tensor) -> torch.Tensor:
         """Adv(Q, A) for every question of ``batch`` and its answer in ``answers`` [B]."""
-        logits = self.net(batch.facts, batch.questions, batch.instance)
-        return torch.sigmoid(logits.gather(1, answers[:, None]).squeeze(1)) - 1
+        return adv(self.net(batch.facts, batch.questions, batch.instance), answers)
 
 
 class AdversaryScorer:
@@ -54,8 +58,7 @@ class AdversaryScorer:
     def __call__(self, items: list[tuple]) -> list[float]:
         logits = self.answerer.logits(items)
         answers = torch.tensor([item[2] for item in items], device=logits.device)
-        picked = logits.gather(1, answers[:, None]).squeeze(1)
-        return (torch.sigmoid(picked) - 1).tolist()
+        return adv(logits, answers).tolist()
 
 
 class UncertaintyScorer:

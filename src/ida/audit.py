@@ -17,8 +17,11 @@ import heapq
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
+from ida.adversary import AdversaryScorer, UncertaintyScorer
 from ida.engine import BatchFn, Call, Engine, Spawn
+from ida.models.qa import BatchedAnswerer
 from ida.tasks.base import Instance, Question, Task
 from ida.trace import MODEL, Node
 
@@ -115,11 +118,6 @@ def _recompose(task: Task, inst: Instance, node: Node, wrong: Node) -> None:
 def score_nodes(job, insts: list[Instance], trees: list[Node], slots: list[int]) -> str:
     """Set every node's ``score``: Adv(Q, A) with the run's adversary, else the model's own
     confidence (-entropy). Returns which was used."""
-    import torch
-
-    from ida.adversary import AdversaryScorer, UncertaintyScorer
-    from ida.models.qa import BatchedAnswerer
-
     facts = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(job.device)
     if job.adversary is not None:
         scorer, used = AdversaryScorer(job.adversary, facts), "adversary"

@@ -48,7 +48,7 @@ def train(
     distill: Annotated[
         str | None, typer.Option(help="imitation, best_of_n, reinforce or mixed")
     ] = None,
-    overseer: Annotated[str | None, typer.Option(help="exact, biased or wasteful")] = None,
+    overseer: Annotated[str | None, typer.Option(help="exact, biased, noisy or wasteful")] = None,
     amplify: Annotated[str | None, typer.Option(help="decompose or adversarial")] = None,
     select: Annotated[
         str | None, typer.Option(help="adversarial: adversary, uncertainty, random or all")

@@ -57,7 +57,7 @@ class Selection:
     def __post_init__(self):
         if self.select not in SELECTS:
             raise ValueError(f"select must be one of {SELECTS}")
-        if self.per_subquestion and self.select not in ("adversary", "uncertainty"):
+        if self.per_subquestion and not self.scored:
             raise ValueError("per_subquestion needs scores: select 'adversary' or 'uncertainty'")
 
     @property
@@ -112,11 +112,10 @@ class _Trees:
         score: BatchFn | None,
         selection: Selection,
         rng: np.random.Generator,
-        max_consults: int,
+        corrupt: Callable[[Instance, Question, int], int] | None,
     ):
         self.task, self.insts, self.answer, self.score = task, insts, answer, score
-        self.selection, self.rng, self.max_consults = selection, rng, max_consults
-        self.corrupt: Callable[[Instance, Question, int], int] | None = None  # H's errors
+        self.selection, self.rng, self.corrupt = selection, rng, corrupt  # corrupt: H's errors
 
     async def consult(self, slot: int, question: Question, depth: int, record: _Record) -> Node:
         """H handles ``question``; every node H handles is appended to ``record.nodes``."""
@@ -212,8 +211,7 @@ class AdversarialAmplifier(TargetSource):
     ) -> tuple[list[Node], list[list[Node]]]:
         """The trees for ``roots`` and, per root, the nodes H handled (root first). ``answer``
         is the model as a batch function, ``score`` the selector's scores (None: unscored)."""
-        trees = _Trees(self.task, insts, answer, score, self.selection, rng, self.max_consults)
-        trees.corrupt = self.corrupt
+        trees = _Trees(self.task, insts, answer, score, self.selection, rng, self.corrupt)
         records = [_Record(self.max_consults) for _ in roots]
         to_h = [True] * len(roots)
         if self.screen_roots:  # roots too go to H only with the per-subquestion probability
@@ -240,9 +238,9 @@ class AdversarialAmplifier(TargetSource):
         task, width = self.task, self.per_instance
         self.anneal()
         insts, levels, roots = self.sample_round(rng)
-        facts = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(self.device)
-        answerer = BatchedAnswerer(teacher, facts)
-        trees, records = self.run(insts, roots, answerer, self.scorer(answerer, facts), rng)
+        facts_t = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(self.device)
+        answerer = BatchedAnswerer(teacher, facts_t)
+        trees, records = self.run(insts, roots, answerer, self.scorer(answerer, facts_t), rng)
         consulted: list[list[Node]] = [[] for _ in insts]
         for (slot, _), record in zip(roots, records, strict=True):
             consulted[slot].extend(record)

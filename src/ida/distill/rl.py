@@ -20,6 +20,7 @@ from it. The divergence is reported as ``kl`` at every step.
 from __future__ import annotations
 
 import copy
+from abc import abstractmethod
 
 import torch
 from torch import nn
@@ -77,11 +78,11 @@ class PolicyDistiller(Distiller):
         self.approval = self.add_head("approval", approval) if approval is not None else None
         self.reference: nn.Module | None = None
 
+    @abstractmethod
     def policy_loss(
         self, logits: torch.Tensor, features: torch.Tensor, table: torch.Tensor, batch: Batch
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """The RL loss on the rows that have an approval ``table`` [B', answer_size]."""
-        raise NotImplementedError
 
     def rewards(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(approval of every answer [B, A], which rows have one)."""

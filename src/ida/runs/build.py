@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -187,29 +188,22 @@ def build_job(cfg: TrainConfig) -> Job:
     else:
         engine = Engine(cfg.max_batch)
         overseer = make_overseer(task, cfg.overseer, cfg.bias_rate, cfg.noise_rate)
-        judged = cfg.distill != "imitation"  # only RL distillers use the exact H's approval
+        decompose = partial(
+            Amplifier,
+            task,
+            curriculum,
+            engine=engine,
+            depth=cfg.depth,
+            overseer=overseer,
+            exact_judge=cfg.distill != "imitation",  # only RL distillers use the exact H's approval
+            **sizes,
+        )
         if cfg.amplify == "adversarial":
             amplifier = make_adversarial(task, cfg, curriculum, engine, adversary, overseer, sizes)
         else:
-            amplifier = Amplifier(
-                task,
-                curriculum,
-                engine=engine,
-                depth=cfg.depth,
-                overseer=overseer,
-                exact_judge=judged,
-                **sizes,
-            )
+            amplifier = decompose()
         if cfg.warm_start_steps:
-            warm_start = Amplifier(
-                task,
-                curriculum,
-                engine=engine,
-                depth=cfg.depth,
-                overseer=overseer,
-                exact_judge=judged,
-                **sizes,
-            )
+            warm_start = decompose()
             warm_start.use_model = False
     heldout = heldout_set(task, np.random.default_rng([cfg.seed, 1]), cfg.eval_per_level)
     job = Job(
