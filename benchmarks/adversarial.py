@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import matplotlib
@@ -24,7 +23,7 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from runner import finished, metrics, train_run  # noqa: E402
+from runner import finished, matrix_main, metrics, train_run  # noqa: E402
 
 HERE = Path(__file__).parent
 TASKS = ["union_find", "wildcard_search", "shortest_path"]
@@ -189,17 +188,7 @@ def report(tasks: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=TASKS)
-    parser.add_argument("--config", default=str(HERE / "adversarial.toml"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
-    args = parser.parse_args()
-    if not args.report:
-        with ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(lambda job: run(job, args), jobs(args.tasks)))
-    report(args.tasks)
+    matrix_main(__doc__, TASKS, HERE / "adversarial.toml", jobs, run, report)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 RUNS = Path(__file__).parent / "runs"
@@ -39,3 +42,26 @@ def metrics(name: str) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def matrix_main(
+    doc: str,
+    tasks: list[str],
+    config: Path,
+    jobs: Callable[[list[str]], list],
+    run: Callable[[object, argparse.Namespace], dict],
+    report: Callable[[list[str]], None],
+) -> None:
+    """The command line of a benchmark over a matrix of runs: train ``jobs(tasks)`` (``--jobs``
+    at a time, skipping finished ones), then ``report``; ``--report`` only reports."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=tasks)
+    parser.add_argument("--config", default=str(config))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
+    args = parser.parse_args()
+    if not args.report:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda job: run(job, args), jobs(args.tasks)))
+    report(args.tasks)
