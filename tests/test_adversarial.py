@@ -5,12 +5,12 @@ import pytest
 import torch
 from rich.console import Console
 
+from helpers import fit, small_shape
 from ida.adversary import Adversary, spearman
 from ida.amplify.adversarial import AdversarialAmplifier, Selection
 from ida.curriculum import Curriculum
 from ida.engine import Engine
 from ida.errors import IdaError
-from ida.models.qa import ModelShape
 from ida.runs.config import make_config
 from ida.runs.run import train
 from ida.tasks import get_task
@@ -82,7 +82,7 @@ def amplifier(task, select="adversary", **kwargs):
         device=torch.device("cpu"),
         engine=Engine(),
         selection=Selection(select, **kwargs),
-        adversary=None if select != "adversary" else Adversary(shape(task)),
+        adversary=None if select != "adversary" else Adversary(small_shape(task)),
         max_consults=64,
     )
 
@@ -137,12 +137,6 @@ def test_h_at_every_node_is_hch_and_the_budget_caps_consultations():
     assert max(len(r) for r in records) == 3
 
 
-def shape(task):
-    return ModelShape(
-        task.vocab_size, task.answer_size, task.fact_len, task.question_len, 32, 2, 1, 1
-    )
-
-
 def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     torch.manual_seed(0)
     task = get_task("union_find", 8)
@@ -150,19 +144,14 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     amp.curriculum.level = task.num_levels - 1
     from ida.models.qa import QAModel
 
-    exp = amp.amplify(QAModel(shape(task)), np.random.default_rng(0))
+    exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
     batch = exp.batch()
     rng = np.random.default_rng(1)
     answers = torch.from_numpy(rng.integers(task.answer_size, size=len(batch.targets)))
     answers[::2] = batch.targets[::2].clamp(min=0)  # right on half of the nodes
-    adversary = Adversary(shape(task))
-    optimizer = torch.optim.Adam(adversary.parameters(), lr=3e-3)
+    adversary = Adversary(small_shape(task))
     first = adversary.loss(batch, answers).item()
-    for _ in range(60):
-        loss = adversary.loss(batch, answers)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(adversary, lambda: adversary.loss(batch, answers))
     assert adversary.loss(batch, answers).item() < 0.7 * first
     scores = adversary.score(batch, answers)
     assert ((scores >= -1) & (scores <= 0)).all()

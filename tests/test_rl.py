@@ -7,13 +7,14 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
+from helpers import fit, small_shape
 from ida.amplify.decompose import Amplifier
 from ida.curriculum import Curriculum
 from ida.distill.approval import ApprovalModel
 from ida.distill.replay import UNJUDGED, Experience
 from ida.distill.rl import best_of, kl_divergence, reinforce_loss, sample_answers
 from ida.engine import Engine
-from ida.models.qa import ModelShape, QAModel
+from ida.models.qa import QAModel
 from ida.overseers import Biased, Wasteful, make_overseer
 from ida.runs.config import make_config
 from ida.runs.run import train
@@ -101,24 +102,13 @@ def fixed_experience(task, n=32, per=8, seed=0):
     )
 
 
-def shape(task):
-    return ModelShape(
-        task.vocab_size, task.answer_size, task.fact_len, task.question_len, 32, 2, 1, 1
-    )
-
-
 def test_training_the_approval_model_lowers_its_loss_on_a_fixed_set():
     torch.manual_seed(0)
     task = get_task("shortest_path", 6)
     batch = fixed_experience(task).batch()
-    model = ApprovalModel(shape(task))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model = ApprovalModel(small_shape(task))
     first = model.loss(batch).item()
-    for _ in range(60):
-        loss = model.loss(batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(model, lambda: model.loss(batch))
     assert model.loss(batch).item() < 0.7 * first  # soft targets: the floor is above 0
     table = model.table(batch)
     assert table.shape == (len(batch.targets), task.answer_size)
@@ -182,7 +172,7 @@ def source(task, overseer=None, judge_share=1.0):
 
 def test_only_the_judged_share_of_a_round_costs_overseer_calls():
     task = get_task("union_find", 8)
-    model = QAModel(shape(task))
+    model = QAModel(small_shape(task))
     full = source(task).amplify(model, np.random.default_rng(0))
     assert (full.targets != UNJUDGED).all() and not np.isnan(full.scores).any()
     part_source = source(task, judge_share=0.25)
@@ -195,7 +185,7 @@ def test_only_the_judged_share_of_a_round_costs_overseer_calls():
 
 def test_a_biased_demonstrator_is_judged_by_the_exact_overseer():
     task = get_task("permutation_powering", 8)
-    model = QAModel(shape(task))
+    model = QAModel(small_shape(task))
     biased = Biased(task, rate=0.5)
     amp = source(task, overseer=biased)
     exp = amp.amplify(model, np.random.default_rng(0))

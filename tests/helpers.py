@@ -1,0 +1,22 @@
+"""Small helpers shared by the tests."""
+
+import torch
+
+from ida.models.qa import ModelShape
+
+
+def small_shape(task) -> ModelShape:
+    """A tiny model shape for ``task``: d_model 32, 2 heads, 1 + 1 layers."""
+    return ModelShape(
+        task.vocab_size, task.answer_size, task.fact_len, task.question_len, 32, 2, 1, 1
+    )
+
+
+def fit(module, loss, steps: int = 60, lr: float = 3e-3) -> None:
+    """``steps`` of Adam on ``loss()``, a closure over a fixed set."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    for _ in range(steps):
+        value = loss()
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
