@@ -16,6 +16,7 @@ common case where judging an answer is easier than producing a good one.
 from __future__ import annotations
 
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 
 import numpy as np
@@ -34,14 +35,15 @@ def _hash(*arrays) -> int:
     return digest
 
 
-class Corrupting:
+class Corrupting(ABC):
     """H with its final answers passed through ``corrupt`` (subclasses say how)."""
 
     def __init__(self, task: Task, rate: float):
         self.task, self.rate = task, rate
 
+    @abstractmethod
     def corrupt(self, inst: Instance, question: Question, answer: int) -> int:
-        raise NotImplementedError
+        """H's answer to ``question`` as this overseer gives it."""
 
     async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
         return self.corrupt(inst, question, await self.task.overseer(inst, question, ask))
