@@ -48,7 +48,12 @@ def train(
     distill: Annotated[
         str | None, typer.Option(help="imitation, best_of_n, reinforce or mixed")
     ] = None,
-    overseer: Annotated[str | None, typer.Option(help="exact, biased, noisy or wasteful")] = None,
+    overseer: Annotated[
+        str | None, typer.Option(help="exact, biased, noisy, wasteful or learned (H')")
+    ] = None,
+    human_budget: Annotated[
+        int | None, typer.Option(help="overseer learned: calls to H in all, at most")
+    ] = None,
     amplify: Annotated[str | None, typer.Option(help="decompose or adversarial")] = None,
     select: Annotated[
         str | None, typer.Option(help="adversarial: adversary, uncertainty, random or all")
@@ -81,6 +86,7 @@ def train(
         warm_start_steps=warm_start_steps,
         distill=distill,
         overseer=overseer,
+        human_budget=human_budget,
         approval=approval,
         amplify=amplify,
         select=select,

@@ -25,7 +25,7 @@ from ida.errors import IdaError
 from ida.tasks.base import Ask, Instance, Question, Task
 
 Overseer = Callable[[Instance, Question, Ask], Awaitable[int]]
-OVERSEERS = ("exact", "biased", "noisy", "wasteful")
+OVERSEERS = ("exact", "biased", "noisy", "wasteful", "learned")
 
 
 def _hash(*arrays) -> int:
@@ -97,8 +97,9 @@ class Wasteful:
 def make_overseer(
     task: Task, kind: str, bias_rate: float = 0.0, noise_rate: float = 0.0
 ) -> Overseer | None:
-    """The overseer called ``kind``; None for the task's exact H."""
-    if kind == "exact":
+    """The overseer called ``kind``; None for the task's exact H (which ``learned`` is too: there
+    H' imitates it, ``ida.amplify.learned``)."""
+    if kind in ("exact", "learned"):
         return None
     if kind == "biased":
         return Biased(task, bias_rate)

@@ -15,6 +15,7 @@ from ida.tasks.base import Question
 OVERSEER = "overseer"  # H decomposed the question into subquestions
 LOOKUP = "lookup"  # H answered directly from one fact
 MODEL = "model"  # the model A answered
+IMITATION = "imitation"  # H', the learned imitation of H, decomposed the question
 
 
 @dataclass
@@ -44,4 +45,4 @@ class Node:
     @property
     def overseer_calls(self) -> int:
         """Times H was consulted (decompositions and lookups)."""
-        return sum(node.by != MODEL for node in self.walk())
+        return sum(node.by in (OVERSEER, LOOKUP) for node in self.walk())

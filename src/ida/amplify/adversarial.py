@@ -35,11 +35,13 @@ import torch
 
 from ida.adversary import Adversary, AdversaryScorer, UncertaintyScorer
 from ida.amplify.base import TargetSource
+from ida.amplify.decompose import Tree
 from ida.distill.replay import UNJUDGED, Experience
 from ida.engine import BatchFn, Call, Engine, Spawn
+from ida.learned_overseer import OverseerImitation, transcript_steps
 from ida.models.qa import BatchedAnswerer, QAModel
-from ida.tasks.base import PAD, Instance, Question, Task, speaks_weak_hch
-from ida.trace import LOOKUP, MODEL, OVERSEER, Node
+from ida.tasks.base import PAD, Instance, Question, Step, Task, Transcript, speaks_weak_hch
+from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER, Node
 
 SELECTS = ("adversary", "uncertainty", "random", "all")
 
@@ -113,16 +115,49 @@ class _Trees:
         selection: Selection,
         rng: np.random.Generator,
         corrupt: Callable[[Instance, Question, int], int] | None,
+        stand_in: Tree | None = None,
+        confidence: float | None = None,
+        trusted_levels: np.ndarray | None = None,
+        transcript: Transcript | None = None,
     ):
         self.task, self.insts, self.answer, self.score = task, insts, answer, score
         self.selection, self.rng, self.corrupt = selection, rng, corrupt  # corrupt: H's errors
+        self.stand_in, self.confidence = stand_in, confidence  # Amplify(H', A) and when it may
+        self.trusted_levels = trusted_levels  # the question levels H' is trusted at
+        self.transcript = transcript  # H's steps, for H' to learn from
+
+    @property
+    def primes(self) -> bool:
+        """Whether Amplify(H', A) may stand in for H (it is ready, and a threshold is set)."""
+        return self.stand_in is not None and self.confidence is not None
+
+    def trusted(self, slot: int, question: Question, score: float | None) -> bool:
+        """Whether Amplify(H', A) stands in for H on ``question``, whose answer scored ``score``:
+        the score passes ``confidence`` and H' is trusted at the question's level."""
+        if not self.primes or score is None or score < self.confidence:
+            return False
+        return bool(self.trusted_levels[self.task.level_of(self.insts[slot], question)])
+
+    async def primed(self, slot: int, question: Question, depth: int, record: _Record) -> Node:
+        """Amplify(H', A) answers ``question`` in H's place (no call to H); it is a target."""
+        node = await self.stand_in.overseer(slot, question, depth)
+        record.nodes.append(node)
+        return node
+
+    def step(self, inst: Instance, question: Question, answered: tuple) -> Step:
+        """H's weak HCH step (recorded, if a transcript is kept)."""
+        task = self.task
+        step = task.fan_in(inst, question, answered) if answered else task.fan_out(inst, question)
+        if self.transcript is not None:
+            self.transcript.append((inst, question, answered, step))
+        return step
 
     async def consult(self, slot: int, question: Question, depth: int, record: _Record) -> Node:
         """H handles ``question``; every node H handles is appended to ``record.nodes``."""
-        task, inst = self.task, self.insts[slot]
+        inst = self.insts[slot]
         node = Node(question, by=OVERSEER, depth=depth)
         record.nodes.append(node)
-        step = task.fan_out(inst, question)
+        step = self.step(inst, question, ())
         while isinstance(step, tuple):
             guesses = await Call(self.answer, [(slot, q) for q in step])
             scores = None
@@ -130,17 +165,20 @@ class _Trees:
                 items = [(slot, q, a) for q, a in zip(step, guesses, strict=True)]
                 scores = await Call(self.score, items)
             to_h = self.selection.choose(scores, len(step), self.rng)
-            picked = [i for i, h in enumerate(to_h) if h][: record.left]
+            chosen = [i for i, h in enumerate(to_h) if h]
+            primed = [i for i in chosen if self.trusted(slot, step[i], scores and scores[i])]
+            picked = [i for i in chosen if i not in primed][: record.left]
             record.left -= len(picked)
             kids = [Node(q, a, MODEL, depth + 1) for q, a in zip(step, guesses, strict=True)]
-            if picked:
-                subtrees = [self.consult(slot, step[i], depth + 1, record) for i in picked]
-                for i, kid in zip(picked, await Spawn(subtrees), strict=True):
+            subtrees = [self.consult(slot, step[i], depth + 1, record) for i in picked]
+            subtrees += [self.primed(slot, step[i], depth + 1, record) for i in primed]
+            if subtrees:
+                for i, kid in zip(picked + primed, await Spawn(subtrees), strict=True):
                     kids[i] = kid
             for i, kid in enumerate(kids):
                 kid.guess, kid.score = guesses[i], None if scores is None else scores[i]
             node.children.extend(kids)
-            step = task.fan_in(inst, question, tuple((k.question, k.answer) for k in kids))
+            step = self.step(inst, question, tuple((k.question, k.answer) for k in kids))
         node.answer = int(step)
         if self.corrupt is not None:
             node.answer = self.corrupt(inst, question, node.answer)
@@ -167,6 +205,10 @@ class AdversarialAmplifier(TargetSource):
         alpha_end: float | None = None,
         corrupt: Callable[[Instance, Question, int], int] | None = None,
         screen_roots: bool = False,
+        imitation: OverseerImitation | None = None,
+        confidence: float | None = None,
+        own_tree: int = 0,
+        fan_steps: int = 1,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -180,6 +222,12 @@ class AdversarialAmplifier(TargetSource):
         if screen_roots and not selection.per_subquestion:
             raise ValueError("screen_roots needs the per-subquestion rule")
         self.screen_roots = screen_roots
+        if (confidence is not None or own_tree) and imitation is None:
+            raise ValueError("confidence and own_tree need H' (an OverseerImitation)")
+        if confidence is not None and not selection.scored:
+            raise ValueError("confidence needs scores: select 'adversary' or 'uncertainty'")
+        self.imitation, self.confidence, self.own_tree = imitation, confidence, own_tree
+        self.fan_steps = fan_steps
         self.schedule = {
             name: (getattr(selection, name), end if end is not None else getattr(selection, name))
             for name, end in (("temperature", temperature_end), ("alpha", alpha_end))
@@ -193,6 +241,13 @@ class AdversarialAmplifier(TargetSource):
 
     def targets(self, insts, roots, teacher):  # pragma: no cover - amplify is overridden
         raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {} if self.imitation is None else {"imitation": self.imitation.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.imitation is not None and "imitation" in state:
+            self.imitation.load_state_dict(state["imitation"])
 
     def scorer(self, answerer: BatchedAnswerer, facts: torch.Tensor) -> BatchFn | None:
         if self.selection.select == "adversary":
@@ -208,24 +263,31 @@ class AdversarialAmplifier(TargetSource):
         answer: BatchFn,
         score: BatchFn | None,
         rng: np.random.Generator,
+        stand_in: Tree | None = None,
+        transcript: Transcript | None = None,
     ) -> tuple[list[Node], list[list[Node]]]:
         """The trees for ``roots`` and, per root, the nodes H handled (root first). ``answer``
-        is the model as a batch function, ``score`` the selector's scores (None: unscored)."""
-        trees = _Trees(self.task, insts, answer, score, self.selection, rng, self.corrupt)
+        is the model as a batch function, ``score`` the selector's scores (None: unscored),
+        ``stand_in`` Amplify(H', A) (where the score passes ``confidence``, it answers in H's
+        place), and ``transcript`` gets H's steps."""
+        trusted = None if self.imitation is None else self.imitation.trusted
+        trees = _Trees(
+            self.task, insts, answer, score, self.selection, rng, self.corrupt,
+            stand_in, self.confidence, trusted, transcript,
+        )  # fmt: skip
         records = [_Record(self.max_consults) for _ in roots]
-        to_h = [True] * len(roots)
-        if self.screen_roots:  # roots too go to H only with the per-subquestion probability
+        to_h, scores = [True] * len(roots), [None] * len(roots)
+        if self.screen_roots or trees.primes:  # the roots' own scores matter
             guesses = answer(roots)
             scores = score([(slot, q, a) for (slot, q), a in zip(roots, guesses, strict=True)])
+        if self.screen_roots:  # roots too go to H only with the per-subquestion probability
             to_h = self.selection.choose(scores, len(roots), rng)
-        consulted = self.engine.run(
-            [
-                trees.consult(slot, q, 0, rec)
-                for (slot, q), rec, h in zip(roots, records, to_h, strict=True)
-                if h
-            ]
-        )
-        done = iter(consulted)
+        grow = [
+            (trees.primed if trees.trusted(slot, q, sc) else trees.consult)(slot, q, 0, rec)
+            for (slot, q), rec, h, sc in zip(roots, records, to_h, scores, strict=True)
+            if h
+        ]
+        done = iter(self.engine.run(grow))
         roots_done = [
             next(done) if h else Node(q, guesses[i], MODEL, 0)
             for i, ((_, q), h) in enumerate(zip(roots, to_h, strict=True))
@@ -234,16 +296,48 @@ class AdversarialAmplifier(TargetSource):
             self.counts.update(tree.costs())
         return roots_done, [rec.nodes for rec in records]
 
+    def own_trees(
+        self, insts: list[Instance], stand_in: Tree, rng: np.random.Generator
+    ) -> list[list[Node]]:
+        """Distillation on the model's own tree: ``own_tree`` fresh questions per instance (at
+        curriculum levels where H' is trusted), answered by Amplify(H', A) with no call to H;
+        per instance, their roots (targets)."""
+        levels = self.curriculum.sample(rng, len(insts) * self.own_tree)
+        roots = [
+            (i // self.own_tree, self.task.sample_question(rng, insts[i // self.own_tree], int(lv)))
+            for i, lv in enumerate(levels)
+            if self.imitation.trusted[lv]
+        ]
+        trees = self.engine.run([stand_in.overseer(slot, q, 0) for slot, q in roots])
+        own: list[list[Node]] = [[] for _ in insts]
+        for (slot, _), tree in zip(roots, trees, strict=True):
+            self.counts.update(tree.costs())
+            own[slot].append(tree)
+        return own
+
     def amplify(self, teacher: QAModel, rng: np.random.Generator) -> Experience:
         task, width = self.task, self.per_instance
         self.anneal()
         insts, levels, roots = self.sample_round(rng)
         facts_t = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(self.device)
         answerer = BatchedAnswerer(teacher, facts_t)
-        trees, records = self.run(insts, roots, answerer, self.scorer(answerer, facts_t), rng)
+        imitation, stand_in, transcript = self.imitation, None, None
+        if imitation is not None:
+            transcript = []
+            if imitation.trusted.any():  # H' may stand in for H (at the levels it is trusted at)
+                stand_in = Tree(imitation.overseer(insts), insts, answerer, 1, IMITATION)
+        scorer = self.scorer(answerer, facts_t)
+        trees, records = self.run(insts, roots, answerer, scorer, rng, stand_in, transcript)
         consulted: list[list[Node]] = [[] for _ in insts]
         for (slot, _), record in zip(roots, records, strict=True):
             consulted[slot].extend(record)
+        if stand_in is not None and self.own_tree:
+            for slot, own in enumerate(self.own_trees(insts, stand_in, rng)):
+                consulted[slot].extend(own)
+        if imitation is not None:
+            if transcript:
+                imitation.add(transcript_steps(task, transcript))
+            imitation.train(self.fan_steps, rng)
         facts, questions, targets, node_levels = [], [], [], []
         for slot, nodes in enumerate(consulted):
             for start in range(0, len(nodes), width):  # rows of ``width`` slots, last one padded

@@ -54,6 +54,19 @@ class TargetSource(ABC):
         """The answer per root that approval is graded against; by default the target."""
         return targets
 
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps beyond ``counts`` (learned parts, say); nothing by default."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027 - nothing to restore by default
+        """Restore ``state_dict``."""
+
+    def to_judge(self, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Which of a round's questions (at these ``levels``) get a target: a ``judge_share``."""
+        if self.judge_share < 1:
+            return rng.random(len(levels)) < self.judge_share
+        return np.ones(len(levels), dtype=bool)
+
     def sample_round(
         self, rng: np.random.Generator
     ) -> tuple[list[Instance], np.ndarray, list[tuple[int, Question]]]:
@@ -76,9 +89,7 @@ class TargetSource(ABC):
         task = self.task
         insts, levels, roots = self.sample_round(rng)
         n = len(roots)
-        judged = np.ones(n, dtype=bool)
-        if self.judge_share < 1:
-            judged = rng.random(n) < self.judge_share
+        judged = self.to_judge(levels, rng)
         index = np.flatnonzero(judged)
         facts = np.stack([inst.facts for inst in insts])
         targets = np.full(n, UNJUDGED, dtype=np.int64)

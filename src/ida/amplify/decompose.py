@@ -3,7 +3,9 @@
 Each root question goes to the overseer H. Every subquestion H asks goes to the model A
 (the paper's one-step scheme, ``depth=1``) or, while the tree is shallower than ``depth``, to H
 again; with no model at all (``answer=None``) H recurses all the way down, which is HCH and is
-what ``A <- Distill(H)`` imitates. Every node is recorded in a ``trace.Node`` tree.
+what ``A <- Distill(H)`` imitates. Every node is recorded in a ``trace.Node`` tree. The
+overseer may be a stand-in for H (its learned imitation, ``by=IMITATION``), whose nodes cost
+no call to H.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ class Decomposition:
     """Runs H's decomposition over many (instance, question) roots at once in the engine."""
 
     def __init__(
-        self, task: Task, engine: Engine, depth: int = 1, overseer: Overseer | None = None
+        self,
+        task: Task,
+        engine: Engine,
+        depth: int = 1,
+        overseer: Overseer | None = None,
+        by: str = OVERSEER,
     ):
         if depth < 1:
             raise ValueError("amplification depth must be at least 1")
-        self.task, self.engine, self.depth = task, engine, depth
+        self.task, self.engine, self.depth, self.by = task, engine, depth, by
         self.overseer = overseer or task.overseer
 
     def run(
@@ -36,19 +43,22 @@ class Decomposition:
         answer: BatchFn | None,
     ) -> list[Node]:
         """One tree per root (instance slot, question); ``answer`` is A as a batch function."""
-        tree = _Tree(self.overseer, instances, answer, self.depth)
+        tree = Tree(self.overseer, instances, answer, self.depth, self.by)
         return self.engine.run([tree.overseer(slot, q, 0) for slot, q in roots])
 
 
-class _Tree:
-    def __init__(self, overseer: Overseer, instances, answer: BatchFn | None, depth: int):
+class Tree:
+    """Trees of ``overseer`` over ``instances``: ``overseer(slot, question, depth)`` builds one."""
+
+    def __init__(self, overseer: Overseer, instances, answer: BatchFn | None, depth: int, by: str):
         self.h, self.instances, self.answer, self.depth = overseer, instances, answer, depth
+        self.by = by  # who the overseer is: H (OVERSEER), or its learned imitation
 
     async def overseer(self, slot: int, question: Question, depth: int) -> Node:
-        node = Node(question, by=OVERSEER, depth=depth)
+        node = Node(question, by=self.by, depth=depth)
         ask = _Ask(self, slot, node)
         node.answer = await self.h(self.instances[slot], question, ask)
-        if not node.children:
+        if not node.children and self.by == OVERSEER:
             node.by = LOOKUP
         return node
 
@@ -58,7 +68,7 @@ class _Ask:
 
     __slots__ = ("tree", "slot", "node")
 
-    def __init__(self, tree: _Tree, slot: int, node: Node):
+    def __init__(self, tree: Tree, slot: int, node: Node):
         self.tree, self.slot, self.node = tree, slot, node
 
     async def __call__(self, question: Question) -> int:

@@ -29,8 +29,31 @@ class Batch:
         return self.targets != UNJUDGED
 
 
+class Arrays:
+    """A dataclass of numpy arrays that share their first axis (rows)."""
+
+    def __len__(self) -> int:
+        return len(next(iter(self.arrays().values())))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The fields that are present, by name."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+    def rows(self, index):
+        """The rows ``index`` (an int array or a slice), of every field."""
+        return type(self)(**{k: a[index] for k, a in self.arrays().items()})
+
+    @classmethod
+    def cat(cls, parts: list):
+        """The rows of ``parts``, one after another."""
+        names = parts[0].arrays()
+        return cls(**{k: np.concatenate([p.arrays()[k] for p in parts]) for k in names})
+
+
 @dataclass
-class Experience:
+class Experience(Arrays):
     """A round of targets: facts [I, F, L], questions [I, Q, qlen], targets and levels [I, Q],
     and optionally ``scores`` [I, Q, answer_size]: the overseer's approval of every answer."""
 
@@ -39,19 +62,6 @@ class Experience:
     targets: np.ndarray
     levels: np.ndarray
     scores: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.facts)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The fields that are present, by name."""
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
-
-    def rows(self, index) -> Experience:
-        """The instances ``index`` (an int array or a slice), with all of their questions."""
-        return Experience(**{k: a[index] for k, a in self.arrays().items()})
 
     def batch(self, device: torch.device | str = "cpu") -> Batch:
         n, q = self.targets.shape
@@ -68,18 +78,18 @@ class Experience:
 
 
 class ReplayBuffer:
-    """A ring buffer of the last ``capacity`` instances' experience."""
+    """A ring buffer of the last ``capacity`` rows of ``Arrays`` (instances' experience, say)."""
 
     def __init__(self, capacity: int):
         self.capacity = capacity
         self.size = 0
         self.pos = 0
-        self.data: Experience | None = None
+        self.data: Arrays | None = None
 
-    def add(self, exp: Experience) -> None:
+    def add(self, exp: Arrays) -> None:
         arrays = exp.arrays()
         if self.data is None:
-            self.data = Experience(
+            self.data = type(exp)(
                 **{
                     k: np.zeros((self.capacity, *a.shape[1:]), dtype=a.dtype)
                     for k, a in arrays.items()
@@ -91,18 +101,22 @@ class ReplayBuffer:
         self.pos = int((self.pos + len(exp)) % self.capacity)
         self.size = min(self.size + len(exp), self.capacity)
 
-    def sample(self, rng: np.random.Generator, instances: int) -> Experience:
-        """``instances`` stored instances, drawn uniformly, with all of their questions."""
+    def sample(self, rng: np.random.Generator, instances: int):
+        """``instances`` stored rows (instances, with all of their questions), drawn uniformly."""
         if self.data is None:
             raise RuntimeError("replay buffer is empty")
         return self.data.rows(rng.integers(0, self.size, size=instances))
+
+    def stored(self):
+        """Everything stored (None if nothing is)."""
+        return self.data.rows(slice(0, self.size)) if self.data else None
 
     def state_dict(self) -> dict:
         arrays = self.data.rows(slice(0, self.size)).arrays() if self.data else None
         return {"size": self.size, "pos": self.pos, "arrays": arrays}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, kind: type[Arrays] = Experience) -> None:
         self.size, self.pos, self.data = 0, 0, None
         if state["arrays"] is not None:
-            self.add(Experience(**state["arrays"]))
+            self.add(kind(**state["arrays"]))
             self.pos = state["pos"]

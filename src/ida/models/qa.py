@@ -148,22 +148,34 @@ class QAModel(nn.Module):
 
     def features(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """The decoder's final answer-slot state [B, d_model] that the answer head reads."""
-        kv, (mask, facts) = memory
         q = self.embed(questions)
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
+        relation = self.question_relation if self.shape.relational else None
+        return self.decode(memory, x, F.pad(questions, (0, 1)), relation)[:, -1]
+
+    def decode(
+        self,
+        memory: Memory,
+        x: torch.Tensor,
+        tokens: torch.Tensor,
+        relation: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Run the decoder over the embedded sequence ``x`` [B, S, d] and return its final states.
+
+        ``tokens`` [B, S] are the input tokens behind ``x`` (PAD where a position holds none) and
+        ``relation`` [dec_layers, heads, S, fact_len] the learned bias for position p's token
+        matching a fact's slot (None: no relational bias)."""
+        kv, (mask, facts) = memory
         same = None
-        if self.shape.relational:  # same[b, p, f, a]: question token p == slot a of fact f
-            tokens = F.pad(questions, (0, 1))  # the answer slot matches nothing
+        if relation is not None:  # same[b, p, f, a]: token p == slot a of fact f
             same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
             same = same * (tokens != PAD)[:, :, None, None]
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             bias = mask
             if same is not None:
-                bias = mask + RELATION_SCALE * torch.einsum(
-                    "bpfa,hpa->bhpf", same, self.question_relation[layer]
-                )
+                bias = mask + RELATION_SCALE * torch.einsum("bpfa,hpa->bhpf", same, relation[layer])
             x = block(x, memory=layer_kv, memory_mask=bias)
-        return self.norm(x[:, -1])
+        return self.norm(x)
 
     def forward(
         self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ from ida.adversary import Adversary
 from ida.amplify.adversarial import AdversarialAmplifier, Selection
 from ida.amplify.decompose import Amplifier
 from ida.amplify.ground_truth import GroundTruth
+from ida.amplify.learned import LearnedOverseerAmplifier
 from ida.curriculum import Curriculum
 from ida.distill.approval import ApprovalModel
 from ida.distill.base import Distiller
@@ -22,13 +23,14 @@ from ida.distill.rl import BestOfN, Reinforce
 from ida.engine import Engine
 from ida.errors import IdaError
 from ida.evaluate import evaluate, heldout_set
+from ida.learned_overseer import OverseerImitation
 from ida.loop import Loop
 from ida.models.qa import ModelShape, QAModel
 from ida.overseers import Corrupting, make_overseer
 from ida.runs.config import TrainConfig
 from ida.tasks import Task, get_task
 from ida.tasks.base import speaks_weak_hch
-from ida.trace import LOOKUP, MODEL, OVERSEER
+from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER
 
 
 def resolve_device(name: str) -> torch.device:
@@ -82,7 +84,7 @@ def make_distiller(
 
 
 def make_adversarial(
-    task, cfg, curriculum, engine, adversary, overseer, sizes
+    task, cfg, curriculum, engine, adversary, overseer, imitation, sizes
 ) -> AdversarialAmplifier:
     """Adversarial amplification as ``cfg`` sets it up."""
     if not speaks_weak_hch(task):
@@ -100,6 +102,10 @@ def make_adversarial(
         alpha_end=cfg.alpha_end,
         corrupt=overseer.corrupt if isinstance(overseer, Corrupting) else None,
         screen_roots=cfg.screen_roots,
+        imitation=imitation,
+        confidence=cfg.confidence,
+        own_tree=cfg.own_tree,
+        fan_steps=cfg.fan_steps,
         **sizes,
     )
 
@@ -124,9 +130,27 @@ class Job:
             total.update(self.loop.warm_start.counts)
         return {
             "overseer_calls": total[OVERSEER] + total[LOOKUP],
+            "imitation_calls": total[IMITATION],
             "model_calls": total[MODEL],
             "labels": total["labels"],
         }
+
+    @property
+    def imitation(self) -> OverseerImitation | None:
+        """H', the learned imitation of the overseer, where the run has one."""
+        return getattr(self.loop.amplifier, "imitation", None)
+
+    def imitation_metrics(self) -> dict[str, float]:
+        """H''s held-out step accuracy and loss (EMAs), and H's share of questions now."""
+        imitation = self.imitation
+        if imitation is None:
+            return {}
+        metrics = {
+            "imitation_accuracy": imitation.accuracy.tolist(),
+            "imitation_loss": imitation.loss,
+        }
+        share = getattr(self.loop.amplifier, "h_share", None)
+        return metrics if share is None else {**metrics, "h_share": share}
 
     @property
     def adversary(self) -> Adversary | None:
@@ -145,6 +169,7 @@ class Job:
             "distiller": loop.distiller.state_dict(),
             "curriculum": self.curriculum.state_dict(),
             "counts": dict(loop.amplifier.counts),
+            "amplifier": loop.amplifier.state_dict(),
             "warm_counts": dict(loop.warm_start.counts) if loop.warm_start else {},
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
@@ -157,6 +182,7 @@ class Job:
         loop.distiller.load_state_dict(state["distiller"])
         self.curriculum.load_state_dict(state["curriculum"])
         loop.amplifier.counts = Counter(state["counts"])
+        loop.amplifier.load_state_dict(state.get("amplifier", {}))
         if loop.warm_start is not None:
             loop.warm_start.counts = Counter(state["warm_counts"])
         self.rng.bit_generator.state = state["rng"]
@@ -171,9 +197,12 @@ def build_job(cfg: TrainConfig) -> Job:
     model = make_model(task, cfg).to(device)
     curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
-    adversary = None
+    adversary = imitation = None
     if cfg.amplify == "adversarial" and cfg.select == "adversary":
         adversary = Adversary(model.shape)
+    if cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree:
+        shape = dataclasses.replace(model.shape, d_model=cfg.fan_d_model)
+        imitation = OverseerImitation(task, shape, device, lr=cfg.lr, trust=cfg.trust_imitation)
     distiller = make_distiller(task, cfg, model, replay, device, adversary)
     sizes = dict(
         instances=cfg.instances_per_round,
@@ -188,18 +217,32 @@ def build_job(cfg: TrainConfig) -> Job:
     else:
         engine = Engine(cfg.max_batch)
         overseer = make_overseer(task, cfg.overseer, cfg.bias_rate, cfg.noise_rate)
-        decompose = partial(
-            Amplifier,
-            task,
-            curriculum,
-            engine=engine,
-            depth=cfg.depth,
-            overseer=overseer,
-            exact_judge=cfg.distill != "imitation",  # only RL distillers use the exact H's approval
-            **sizes,
-        )
+
+        def decompose(kind: type[Amplifier] = Amplifier, **extra) -> Amplifier:
+            return kind(
+                task,
+                curriculum,
+                engine=engine,
+                depth=cfg.depth,
+                overseer=overseer,
+                exact_judge=cfg.distill != "imitation",  # only RL distillers use its approval
+                **sizes,
+                **extra,
+            )
+
         if cfg.amplify == "adversarial":
-            amplifier = make_adversarial(task, cfg, curriculum, engine, adversary, overseer, sizes)
+            amplifier = make_adversarial(
+                task, cfg, curriculum, engine, adversary, overseer, imitation, sizes
+            )
+        elif cfg.overseer == "learned":
+            amplifier = decompose(
+                LearnedOverseerAmplifier,
+                imitation=imitation,
+                human_budget=cfg.human_budget,
+                rounds=-(-cfg.steps // cfg.amplify_every),
+                min_share=cfg.min_h_share,
+                fan_steps=cfg.fan_steps,
+            )
         else:
             amplifier = decompose()
         if cfg.warm_start_steps:

@@ -89,8 +89,30 @@ class TrainConfig(BaseModel):
     )
 
     # the overseer H
-    overseer: Literal["exact", "biased", "noisy", "wasteful"] = Field(
-        "exact", description="suboptimal demonstrators for RL-vs-imitation studies"
+    overseer: Literal["exact", "biased", "noisy", "wasteful", "learned"] = Field(
+        "exact",
+        description="suboptimal demonstrators for RL-vs-imitation studies, or 'learned': H' "
+        "(an imitation of H's fan-out/fan-in) decomposes questions, H only on a budget",
+    )
+    human_budget: int = Field(
+        0, ge=0, description="overseer 'learned': calls to H in all, at most (0: no cap)"
+    )
+    min_h_share: float = Field(
+        0.02, ge=0, le=1, description="overseer 'learned': share H decomposes once H' is trusted"
+    )
+    fan_steps: int = Field(2, ge=1, description="H' (learned fan-out/fan-in) steps per round")
+    fan_d_model: int = Field(64, ge=8, description="H''s width")
+    confidence: float | None = Field(
+        None,
+        le=0,
+        description="adversarial: where the answer's score passes this, Amplify(H', A) stands "
+        "in for H",
+    )
+    own_tree: int = Field(
+        0, ge=0, description="adversarial: questions per instance answered by the model's own tree"
+    )
+    trust_imitation: float = Field(
+        0.98, ge=0, le=1, description="H' stands in for H once its held-out step accuracy is this"
     )
     bias_rate: float = Field(0.25, ge=0, le=1, description="share of questions 'biased' gets wrong")
     noise_rate: float = Field(0.1, ge=0, le=1, description="P(wrong answer) of the 'noisy' H")
@@ -105,20 +127,38 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
+        scored = self.select in ("adversary", "uncertainty")
         if self.amplify == "adversarial":
-            if self.mode != "ida" or self.distill != "imitation" or self.overseer == "wasteful":
+            demonstrator = self.overseer in ("exact", "biased", "noisy")
+            if self.mode != "ida" or self.distill != "imitation" or not demonstrator:
                 raise ValueError(
                     "amplify 'adversarial' runs with mode 'ida', distill 'imitation' and an "
                     "exact, biased or noisy overseer"
                 )
-            if self.per_subquestion and self.select not in ("adversary", "uncertainty"):
+            if self.per_subquestion and not scored:
                 raise ValueError("per_subquestion needs select 'adversary' or 'uncertainty'")
             if self.screen_roots and not self.per_subquestion:
                 raise ValueError("screen_roots needs per_subquestion")
-        if self.d_model % self.n_heads:
+            if self.confidence is not None and not scored:
+                raise ValueError("confidence needs select 'adversary' or 'uncertainty'")
+        elif self.confidence is not None or self.own_tree:
+            raise ValueError("confidence and own_tree apply to amplify 'adversarial'")
+        if self.overseer == "learned" and (
+            self.mode != "ida" or self.distill != "imitation" or self.amplify != "decompose"
+        ):
             raise ValueError(
-                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+                "overseer 'learned' runs with mode 'ida', distill 'imitation' and amplify "
+                "'decompose' (adversarial runs use confidence and own_tree)"
             )
+        if self.overseer == "learned" and (self.depth != 1 or self.warm_start_steps):
+            raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
+        if self.human_budget and self.overseer != "learned":
+            raise ValueError("human_budget applies to overseer 'learned'")
+        for name in ("d_model", "fan_d_model"):
+            if getattr(self, name) % self.n_heads:
+                raise ValueError(
+                    f"{name} ({getattr(self, name)}) must be divisible by n_heads ({self.n_heads})"
+                )
         return self
 
 

@@ -116,6 +116,7 @@ def train(
             **job.costs(),
             "train_seconds": round(seconds(), 2),
             **job.loop.last,
+            **job.imitation_metrics(),
         }
         metrics.append(record)
         save_checkpoint(run_dir / CHECKPOINT, {**job.state_dict(), "train_seconds": seconds()})
@@ -128,6 +129,13 @@ def train(
             f"step {job.loop.step:>6}  accuracy {result['accuracy']:.3f}  by level [{by_level}]  "
             f"curriculum level {job.curriculum.level}  {_cost_text(cfg.mode, job.costs())}"
             + (f"  kl {job.loop.last['kl']:.3f}" if "kl" in job.loop.last else "")
+            + (
+                "  H' accuracy by level ["
+                + " ".join(f"{a:.2f}" for a in record["imitation_accuracy"])
+                + "]"
+                if "imitation_accuracy" in record
+                else ""
+            )
             + (
                 f"  adversary/entropy spearman {result['adversary_spearman']:.2f}"
                 f"/{result['entropy_spearman']:.2f}"
@@ -203,7 +211,14 @@ def write_summary(job: Job, run_dir: Path, train_seconds: float) -> dict[str, An
         "seed": job.cfg.seed,
         **{
             k: last[k]
-            for k in ("kl", "approval_loss", "adversary_spearman", "entropy_spearman")
+            for k in (
+                "kl",
+                "approval_loss",
+                "adversary_spearman",
+                "entropy_spearman",
+                "imitation_accuracy",
+                "h_share",
+            )
             if k in last
         },
     }

@@ -141,17 +141,45 @@ def speaks_weak_hch(task: Task) -> bool:
     return type(task).fan_out is not Task.fan_out and type(task).fan_in is not Task.fan_in
 
 
-async def weak_hch(task: Task, inst: Instance, question: Question, ask: Ask) -> int:
-    """Run H's weak HCH protocol on ``question``: fan out; while H wants subquestions, ask them
-    (both at once) and fan in their answers."""
-    step = task.fan_out(inst, question)
-    for _ in range(MAX_FAN_INS):
+class Fan(Protocol):
+    """A stand-in for H's fan-out/fan-in (a learned imitation, say): the next step on
+    ``question`` once ``answered`` (empty: fan-out); ``last`` says it must be an answer."""
+
+    def __call__(
+        self, inst: Instance, question: Question, answered: Answered, last: bool
+    ) -> Awaitable[Step]: ...
+
+
+Transcript = list[tuple[Instance, Question, Answered, Step]]  # H's steps, as they were taken
+
+
+async def weak_hch(
+    task: Task,
+    inst: Instance,
+    question: Question,
+    ask: Ask,
+    fan: Fan | None = None,
+    record: Transcript | None = None,
+) -> int:
+    """Run the weak HCH protocol on ``question``: fan out; while the overseer wants subquestions,
+    ask them (both at once) and fan in their answers. The overseer is H (the task's ``fan_out``
+    and ``fan_in``) unless ``fan`` stands in for it; ``record`` gets every step taken."""
+    answered: Answered = ()
+    for turn in range(MAX_FAN_INS + 1):
+        if fan is not None:
+            step = await fan(inst, question, answered, turn == MAX_FAN_INS)
+        elif turn == 0:
+            step = task.fan_out(inst, question)
+        else:
+            step = task.fan_in(inst, question, answered)
+        if record is not None:
+            record.append((inst, question, answered, step))
         if not isinstance(step, tuple):
             return int(step)
         if not 1 <= len(step) <= 2:
             raise ValueError(f"{task.name}: H asked {len(step)} subquestions, not 1 or 2")
         answers = await ask.all(step)
-        step = task.fan_in(inst, question, tuple(zip(step, answers, strict=True)))
+        answered = tuple(zip(step, answers, strict=True))
     raise RuntimeError(f"{task.name}: H did not answer {question} within {MAX_FAN_INS} fan-ins")
 
 
