@@ -9,7 +9,11 @@ plain (the paper's scheme: H decomposes every training question, the model answe
 subquestion), all (H at every node: HCH), adversary (one subquestion per fan-out by
 Gumbel-max on the adversary's scores), random (one, uniformly), uncertainty (one, by the
 model's entropy), thresh-A (each subquestion, and each training question, to H with
-probability sigmoid((tau - Adv) / A)), and supervised (labels from the exact solver).
+probability sigmoid((tau - Adv) / A)), thresh-0.2-own (thresh-0.2, plus distillation on the
+model's own tree, 4 questions per instance per round, and Amplify(H', A) standing in for H where
+Adv >= -0.05), learned (H', the learned imitation of H's fan-out/fan-in, decomposes questions
+once it is accurate; H on a budget of 10^4 calls, the paper's), and supervised (labels from
+the exact solver).
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ METHODS = {
     + ["--set", "alpha=0.05"],
     "thresh-0.2": [*ADV, "--set", "per_subquestion=true", "--set", "screen_roots=true"]
     + ["--set", "alpha=0.2"],
+    "learned": ["--overseer", "learned", "--human-budget", "10000"],
+    "thresh-0.2-own": [*ADV, "--set", "per_subquestion=true", "--set", "screen_roots=true"]
+    + ["--set", "alpha=0.2", "--set", "confidence=-0.05", "--set", "own_tree=4"],
     "supervised": ["--mode", "supervised"],
 }
 NOISE_TASK, NOISE_METHODS, NOISES = "union_find", ("plain", "thresh-0.2"), (0.01, 0.1)
@@ -46,7 +53,7 @@ THRESHOLDS = (0.95, 0.8, 0.6, 0.5)
 ONE_OF_TWO = ("adversary", "random", "uncertainty")  # the same as "all" with one subquestion
 
 
-SHORT = {"shortest_path": ["plain", "adversary", "random", "thresh-0.05", "supervised"]}
+SHORT = {"shortest_path": ["plain", "adversary", "random", "thresh-0.05", "learned", "supervised"]}
 SHORT_STEPS = 400  # shortest_path: fewer methods and steps, for the 2-core time budget
 
 

@@ -56,6 +56,8 @@ def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
         {"distill": "reinforce", "approval": "learned", "judge_share": 0.5, "imitation_steps": 5},
         {"distill": "best_of_n", "overseer": "biased", "imitation_steps": 15},
         {"amplify": "adversarial", "per_subquestion": True, "anneal_rounds": 15, "alpha_end": 0.01},
+        {"overseer": "learned", "trust_imitation": 0.0, "min_h_share": 0.3},
+        {"amplify": "adversarial", "confidence": -0.5, "own_tree": 2, "trust_imitation": 0.0},
     ],
 )
 def test_resume_continues_exactly(tmp_path, tiny, extra):
@@ -65,7 +67,14 @@ def test_resume_continues_exactly(tmp_path, tiny, extra):
     assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 10
     resumed = train(None, tmp_path / "b", resume=True, steps=20, console=quiet())
     assert resumed["steps"] == 20
-    for key in ["accuracy", "accuracy_by_level", "overseer_calls", "model_calls", "level"]:
+    for key in [
+        "accuracy",
+        "accuracy_by_level",
+        "overseer_calls",
+        "imitation_calls",
+        "model_calls",
+        "level",
+    ]:
         assert resumed[key] == straight[key], key
     a = load_job(tmp_path / "a").model.state_dict()
     b = load_job(tmp_path / "b").model.state_dict()
