@@ -229,3 +229,9 @@ def test_learned_overseer_runs_end_to_end_within_its_budget(tmp_path, tiny):
     summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
     assert 0 < summary["overseer_calls"] <= 100
     assert summary["steps"] == 20 and "imitation_accuracy" in summary
+    from ida.runs.run import load_job
+    from ida.show import render_tree
+
+    console = Console(record=True, width=120)
+    console.print(render_tree(load_job(tmp_path / "run"), None, 0))
+    assert "[imitation]" in console.export_text()  # ``ida show`` draws H''s decomposition

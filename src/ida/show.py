@@ -11,6 +11,7 @@ from rich.tree import Tree
 
 from ida.amplify.adversarial import AdversarialAmplifier
 from ida.amplify.decompose import Decomposition
+from ida.amplify.learned import LearnedOverseerAmplifier
 from ida.audit import inspection_order, score_nodes, unfold
 from ida.engine import Engine
 from ida.errors import IdaError
@@ -18,9 +19,9 @@ from ida.models.qa import BatchedAnswerer
 from ida.overseers import make_overseer
 from ida.runs.build import Job
 from ida.tasks.base import Instance, Question, Task, speaks_weak_hch
-from ida.trace import MODEL, Node
+from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER, Node
 
-STYLE = {"overseer": "bold cyan", "lookup": "green", "model": "magenta"}
+STYLE = {"overseer": "bold cyan", "lookup": "green", "model": "magenta", "imitation": "yellow"}
 
 
 def fresh_question(task: Task, level: int | None, seed: int) -> tuple[Instance, Question, int]:
@@ -44,6 +45,11 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
         scorer = amplifier.scorer(answerer, facts_t)
         rng = np.random.default_rng([seed, 4])
         root = amplifier.run([inst], [(0, question)], answerer, scorer, rng)[0][0]
+    elif isinstance(amplifier, LearnedOverseerAmplifier):  # H' decomposes, as trained
+        h_prime = amplifier.imitation.overseer([inst])
+        root = Decomposition(task, Engine(), 1, h_prime, IMITATION).run(
+            [inst], [(0, question)], answerer
+        )[0]
     else:
         overseer = make_overseer(task, job.cfg.overseer, job.cfg.bias_rate, job.cfg.noise_rate)
         decomposition = Decomposition(task, Engine(), job.cfg.depth, overseer)
@@ -57,7 +63,8 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
         Text(f"{task.name} (size {task.size}), level {level}, step {job.loop.step}", style="bold"),
         tree,
         Text(
-            f"overseer calls {costs['overseer'] + costs['lookup']}, model calls {costs[MODEL]}; "
+            f"overseer calls {costs[OVERSEER] + costs[LOOKUP]}, H' calls {costs[IMITATION]}, "
+            f"model calls {costs[MODEL]}; "
             f"the model alone answers {task.format_answer(direct)} "
             f"({'correct' if direct == truth else 'wrong'}; "
             f"true answer {task.format_answer(truth)})"
@@ -69,19 +76,33 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     return Group(*lines)
 
 
+def _truth(task: Task, inst: Instance, question: Question) -> int | None:
+    """The exact answer, or None for a malformed question (a learned H' may ask one)."""
+    try:
+        return task.solve(inst, question)
+    except (IndexError, KeyError, ValueError, StopIteration):
+        return None
+
+
 def _label(task: Task, inst: Instance, node: Node) -> Text:
-    truth = task.solve(inst, node.question)
+    truth = _truth(task, inst, node.question)
     ok = node.answer == truth
+    question = Task.format_question(task, node.question)  # raw tokens, if it is malformed
+    if truth is not None:
+        question = task.format_question(node.question)
     text = Text()
-    text.append(f"{task.format_question(node.question)} = {task.format_answer(node.answer)}  ")
+    text.append(f"{question} = {task.format_answer(node.answer)}  ")
     text.append(f"[{node.by}]", style=STYLE.get(node.by, ""))
     if node.score is not None:  # adversarial runs: the score that sent it to H, or not
         guess = "" if node.by == MODEL else f", model said {task.format_answer(node.guess)}"
         text.append(f"  (score {node.score:.2f}{guess})", style="dim")
-    text.append(
-        "  ✓" if ok else f"  ✗ (true {task.format_answer(truth)})",
-        style="green" if ok else "bold red",
-    )
+    if truth is None:
+        text.append("  ✗ (not a well-formed question)", style="bold red")
+    else:
+        text.append(
+            "  ✓" if ok else f"  ✗ (true {task.format_answer(truth)})",
+            style="green" if ok else "bold red",
+        )
     return text
 
 
