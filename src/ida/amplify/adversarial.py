@@ -23,6 +23,15 @@ every subquestion to H (H at every node). A root stops consulting H after ``max_
 An imperfect H (``ida.overseers``: biased, noisy) corrupts the answers of the nodes it handles.
 With ``screen_roots``, training questions themselves go to H only with the per-subquestion
 probability (the model's answer stands where the adversary trusts it; no target, no H call).
+
+With a learned overseer H' (``imitation``, trained on the steps H takes here), at the question
+levels where H' is trusted (``ida.learned_overseer``):
+
+* ``confidence``, the seed's "primed" iteration: a question chosen for H whose answer scores at
+  least ``confidence`` is answered by the amplified model instead, Amplify(H', A) (H' fans out
+  and in, the model answers the subquestions); no call to H, and the node is still a target.
+* ``own_tree``, the seed's distillation step: that many extra questions per instance a round,
+  answered by the model's own tree, Amplify(H', A); more targets, no more calls to H.
 """
 
 from __future__ import annotations
@@ -241,13 +250,6 @@ class AdversarialAmplifier(TargetSource):
 
     def targets(self, insts, roots, teacher):  # pragma: no cover - amplify is overridden
         raise NotImplementedError
-
-    def state_dict(self) -> dict:
-        return {} if self.imitation is None else {"imitation": self.imitation.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if self.imitation is not None and "imitation" in state:
-            self.imitation.load_state_dict(state["imitation"])
 
     def scorer(self, answerer: BatchedAnswerer, facts: torch.Tensor) -> BatchFn | None:
         if self.selection.select == "adversary":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,9 +20,14 @@ from ida.distill.replay import UNJUDGED, Experience
 from ida.models.qa import BatchedAnswerer, QAModel
 from ida.tasks.base import Instance, Question, Task
 
+if TYPE_CHECKING:
+    from ida.learned_overseer import OverseerImitation
+
 
 class TargetSource(ABC):
     """Makes a round of ``instances`` x ``per_instance`` questions with training targets."""
+
+    imitation: OverseerImitation | None = None  # H', the learned overseer, where one is used
 
     def __init__(
         self,
@@ -55,11 +61,13 @@ class TargetSource(ABC):
         return targets
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps beyond ``counts`` (learned parts, say); nothing by default."""
-        return {}
+        """What a checkpoint keeps beyond ``counts``: the learned overseer H', if there is one."""
+        return {} if self.imitation is None else {"imitation": self.imitation.state_dict()}
 
-    def load_state_dict(self, state: dict) -> None:  # noqa: B027 - nothing to restore by default
+    def load_state_dict(self, state: dict) -> None:
         """Restore ``state_dict``."""
+        if self.imitation is not None and "imitation" in state:
+            self.imitation.load_state_dict(state["imitation"])
 
     def to_judge(self, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Which of a round's questions (at these ``levels``) get a target: a ``judge_share``."""

@@ -91,10 +91,3 @@ class LearnedOverseerAmplifier(Amplifier):
         self.imitation.train(self.fan_steps, rng)  # also when no question was judged
         self.counts["rounds"] += 1
         return experience
-
-    def state_dict(self) -> dict:
-        return {"imitation": self.imitation.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        if "imitation" in state:
-            self.imitation.load_state_dict(state["imitation"])
