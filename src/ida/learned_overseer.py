@@ -126,7 +126,7 @@ class OverseerImitation:
         device: torch.device,
         lr: float = 1e-3,
         trust: float = 0.98,
-        capacity: int = 65536,
+        capacity: int = 32768,
         held_per_level: int = 256,
         min_held: int = 64,
         batch: int = 256,
