@@ -154,9 +154,12 @@ class _Trees:
         return node
 
     def step(self, inst: Instance, question: Question, answered: tuple) -> Step:
-        """H's weak HCH step (recorded, if a transcript is kept)."""
+        """H's weak HCH step, its answers as an imperfect H gives them (recorded, if a
+        transcript is kept)."""
         task = self.task
         step = task.fan_in(inst, question, answered) if answered else task.fan_out(inst, question)
+        if self.corrupt is not None and not isinstance(step, tuple):
+            step = self.corrupt(inst, question, int(step))
         if self.transcript is not None:
             self.transcript.append((inst, question, answered, step))
         return step
@@ -189,8 +192,6 @@ class _Trees:
             node.children.extend(kids)
             step = self.step(inst, question, tuple((k.question, k.answer) for k in kids))
         node.answer = int(step)
-        if self.corrupt is not None:
-            node.answer = self.corrupt(inst, question, node.answer)
         if not node.children:
             node.by = LOOKUP
         return node
