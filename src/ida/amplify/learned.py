@@ -15,10 +15,8 @@ curriculum reaches them. On top of that H has an explicit budget: ``human_budget
 all, never exceeded (each question H decomposes costs one call), paced over the run's
 ``rounds``: a round may spend at most twice its even share of what is left, 2 x left / rounds
 left. Questions that neither H (out of budget) nor a trusted H' decomposes get no target; H'
-keeps training on the steps it has. H' trains ``fan_steps`` gradient steps per round, four
-times as many while it is not trusted at the curriculum's current level (the model waits on it
-there). Every call to H is counted (``overseer_calls``), and so is every question H'
-decomposes (``imitation_calls``).
+keeps training on the steps it has. H' trains ``fan_steps`` gradient steps per round. Every call to
+H is counted (``overseer_calls``), and so is every question H' decomposes (``imitation_calls``).
 """
 
 from __future__ import annotations
@@ -90,7 +88,6 @@ class LearnedOverseerAmplifier(Amplifier):
 
     def amplify(self, teacher, rng):
         experience = super().amplify(teacher, rng)
-        waiting = not self.imitation.trusted[self.curriculum.level]
-        self.imitation.train(self.fan_steps * (4 if waiting else 1), rng)  # also if none judged
+        self.imitation.train(self.fan_steps, rng)  # also when no question was judged
         self.counts["rounds"] += 1
         return experience
