@@ -25,7 +25,7 @@ from ida.models.fan import (
     fan_loss,
     step_accuracy,
 )
-from ida.models.qa import ModelShape
+from ida.models.qa import ModelShape, item_tensors
 from ida.tasks.base import Answered, Ask, Instance, Question, Step, Task, Transcript, weak_hch
 
 
@@ -88,8 +88,7 @@ class BatchedFan:
     def __call__(self, items: list[tuple]) -> list[Step]:
         model, length = self.model, self.model.shape.question_len
         none = model.shape.answer_size
-        slots = torch.tensor([item[0] for item in items], device=self.device)
-        questions = torch.tensor([item[1] for item in items], device=self.device)
+        slots, questions = item_tensors(items, self.device)
         answered = torch.from_numpy(
             np.stack([encode_answered(item[2], length, none) for item in items])
         ).to(self.device)
@@ -117,7 +116,8 @@ class OverseerImitation:
     """Trains H' (a ``FanModel``) on H's steps. Every eighth step H takes is held out, never
     trained on, in a store per question level; ``accuracy[level]`` is H''s exact-step accuracy
     on that level's held-out steps (0 until it has ``min_held`` of them), measured after each
-    round's training, and H' is ``trusted`` at a level once that reaches ``trust``."""
+    round's training, and H' is ``trusted`` at a level once that reaches ``trust``. It trains
+    ``steps_per_round`` gradient steps a round (``learn``)."""
 
     def __init__(
         self,
@@ -130,9 +130,10 @@ class OverseerImitation:
         held_per_level: int = 256,
         min_held: int = 64,
         batch: int = 256,
+        steps_per_round: int = 1,
     ):
         self.task, self.device, self.batch, self.min_held = task, device, batch, min_held
-        self.trust = trust
+        self.trust, self.steps_per_round = trust, steps_per_round
         self.model = FanModel(shape).to(device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.01)
         self.buffer = ReplayBuffer(capacity)
@@ -179,6 +180,13 @@ class OverseerImitation:
         for level in range(len(self.accuracy)):
             mine = right[held.level == level]
             self.accuracy[level] = mine.mean() if len(mine) >= self.min_held else 0.0
+
+    def learn(self, transcript: Transcript, rng: np.random.Generator) -> None:
+        """A round's learning: store the steps H took (``transcript``), then train
+        ``steps_per_round`` steps (also when H took none)."""
+        if transcript:
+            self.add(transcript_steps(self.task, transcript))
+        self.train(self.steps_per_round, rng)
 
     def overseer(self, insts: list[Instance]) -> Imitated:
         """H' for one round's ``insts`` (their facts encoded once)."""

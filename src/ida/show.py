@@ -19,7 +19,7 @@ from ida.models.qa import BatchedAnswerer
 from ida.overseers import make_overseer
 from ida.runs.build import Job
 from ida.tasks.base import Instance, Question, Task, speaks_weak_hch
-from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER, Node
+from ida.trace import IMITATION, MODEL, Node, overseer_calls
 
 STYLE = {"overseer": "bold cyan", "lookup": "green", "model": "magenta", "imitation": "yellow"}
 
@@ -63,7 +63,7 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
         Text(f"{task.name} (size {task.size}), level {level}, step {job.loop.step}", style="bold"),
         tree,
         Text(
-            f"overseer calls {costs[OVERSEER] + costs[LOOKUP]}, H' calls {costs[IMITATION]}, "
+            f"overseer calls {overseer_calls(costs)}, H' calls {costs[IMITATION]}, "
             f"model calls {costs[MODEL]}; "
             f"the model alone answers {task.format_answer(direct)} "
             f"({'correct' if direct == truth else 'wrong'}; "

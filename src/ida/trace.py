@@ -45,4 +45,9 @@ class Node:
     @property
     def overseer_calls(self) -> int:
         """Times H was consulted (decompositions and lookups)."""
-        return sum(node.by in (OVERSEER, LOOKUP) for node in self.walk())
+        return overseer_calls(self.costs())
+
+
+def overseer_calls(costs: Counter) -> int:
+    """Calls to H in ``costs`` (answerer -> questions handled): decompositions and lookups."""
+    return costs[OVERSEER] + costs[LOOKUP]

@@ -47,7 +47,7 @@ from ida.amplify.base import TargetSource
 from ida.amplify.decompose import Tree
 from ida.distill.replay import UNJUDGED, Experience
 from ida.engine import BatchFn, Call, Engine, Spawn
-from ida.learned_overseer import OverseerImitation, transcript_steps
+from ida.learned_overseer import OverseerImitation
 from ida.models.qa import BatchedAnswerer, QAModel
 from ida.tasks.base import PAD, Instance, Question, Step, Task, Transcript, speaks_weak_hch
 from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER, Node
@@ -156,8 +156,7 @@ class _Trees:
     def step(self, inst: Instance, question: Question, answered: tuple) -> Step:
         """H's weak HCH step, its answers as an imperfect H gives them (recorded, if a
         transcript is kept)."""
-        task = self.task
-        step = task.fan_in(inst, question, answered) if answered else task.fan_out(inst, question)
+        step = self.task.next_step(inst, question, answered)
         if self.corrupt is not None and not isinstance(step, tuple):
             step = self.corrupt(inst, question, int(step))
         if self.transcript is not None:
@@ -218,7 +217,6 @@ class AdversarialAmplifier(TargetSource):
         imitation: OverseerImitation | None = None,
         confidence: float | None = None,
         own_tree: int = 0,
-        fan_steps: int = 1,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -237,7 +235,6 @@ class AdversarialAmplifier(TargetSource):
         if confidence is not None and not selection.scored:
             raise ValueError("confidence needs scores: select 'adversary' or 'uncertainty'")
         self.imitation, self.confidence, self.own_tree = imitation, confidence, own_tree
-        self.fan_steps = fan_steps
         self.schedule = {
             name: (getattr(selection, name), end if end is not None else getattr(selection, name))
             for name, end in (("temperature", temperature_end), ("alpha", alpha_end))
@@ -338,9 +335,7 @@ class AdversarialAmplifier(TargetSource):
             for slot, own in enumerate(self.own_trees(insts, stand_in, rng)):
                 consulted[slot].extend(own)
         if imitation is not None:
-            if transcript:
-                imitation.add(transcript_steps(task, transcript))
-            imitation.train(self.fan_steps, rng)
+            imitation.learn(transcript, rng)
         facts, questions, targets, node_levels = [], [], [], []
         for slot, nodes in enumerate(consulted):
             for start in range(0, len(nodes), width):  # rows of ``width`` slots, last one padded

@@ -15,7 +15,7 @@ curriculum reaches them. On top of that H has an explicit budget: ``human_budget
 all, never exceeded (each question H decomposes costs one call), paced over the run's
 ``rounds``: a round may spend at most twice its even share of what is left, 2 x left / rounds
 left. Questions that neither H (out of budget) nor a trusted H' decomposes get no target; H'
-keeps training on the steps it has. H' trains ``fan_steps`` gradient steps per round. Every call to
+keeps training on the steps it has (``OverseerImitation.learn``, every round). Every call to
 H is counted (``overseer_calls``), and so is every question H' decomposes (``imitation_calls``).
 """
 
@@ -24,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from ida.amplify.decompose import Amplifier, Decomposition
-from ida.learned_overseer import OverseerImitation, Transcribing, transcript_steps
+from ida.learned_overseer import OverseerImitation, Transcribing
 from ida.models.qa import BatchedAnswerer
-from ida.tasks.base import Instance, Question
-from ida.trace import IMITATION, LOOKUP, OVERSEER
+from ida.tasks.base import Instance, Question, Transcript
+from ida.trace import IMITATION, OVERSEER, overseer_calls
 
 
 class LearnedOverseerAmplifier(Amplifier):
@@ -40,22 +40,22 @@ class LearnedOverseerAmplifier(Amplifier):
         human_budget: int = 0,
         rounds: int = 1,
         min_share: float = 0.02,
-        fan_steps: int = 1,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         if self.decomposition.depth != 1:
             raise ValueError("the learned overseer decomposes one level (depth 1)")
         self.imitation, self.human_budget, self.rounds = imitation, human_budget, rounds
-        self.min_share, self.fan_steps = min_share, fan_steps
+        self.min_share = min_share
         self.to_h = np.zeros(0, dtype=bool)  # this round's judged questions: H's, or H''s
+        self.transcript: Transcript = []  # the steps H took this round
         self.h_share = 1.0  # the share of the last round's questions H decomposed
 
     def allowance(self) -> float:
         """Calls to H this round may make: twice its even share of the budget left."""
         if not self.human_budget:
             return float("inf")
-        left = self.human_budget - self.counts[OVERSEER] - self.counts[LOOKUP]
+        left = self.human_budget - overseer_calls(self.counts)
         return min(left, np.ceil(2 * left / max(1, self.rounds - self.counts["rounds"])))
 
     def to_judge(self, levels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -82,12 +82,12 @@ class LearnedOverseerAmplifier(Amplifier):
                 decomposition = Decomposition(self.task, self.decomposition.engine, 1, overseer, by)
                 picked = [roots[i] for i in index]
                 answers[index] = self._answers(decomposition, insts, picked, teacher)
-        if h.transcript:
-            self.imitation.add(transcript_steps(self.task, h.transcript))
+        self.transcript = h.transcript
         return answers.tolist()
 
     def amplify(self, teacher, rng):
+        self.transcript = []
         experience = super().amplify(teacher, rng)
-        self.imitation.train(self.fan_steps, rng)  # also when no question was judged
+        self.imitation.learn(self.transcript, rng)
         self.counts["rounds"] += 1
         return experience

@@ -109,10 +109,11 @@ class ReplayBuffer:
 
     def stored(self):
         """Everything stored (None if nothing is)."""
-        return self.data.rows(slice(0, self.size)) if self.data else None
+        return None if self.data is None else self.data.rows(slice(0, self.size))
 
     def state_dict(self) -> dict:
-        arrays = self.data.rows(slice(0, self.size)).arrays() if self.data else None
+        stored = self.stored()
+        arrays = None if stored is None else stored.arrays()
         return {"size": self.size, "pos": self.pos, "arrays": arrays}
 
     def load_state_dict(self, state: dict, kind: type[Arrays] = Experience) -> None:

@@ -204,10 +204,15 @@ class BatchedAnswerer:
 
     def logits(self, items: list[tuple]) -> torch.Tensor:
         """Answer logits [len(items), answer_size] for (instance slot, question, ...) items."""
-        slots = torch.tensor([item[0] for item in items], device=self.device)
-        questions = torch.tensor([item[1] for item in items], device=self.device)
+        slots, questions = item_tensors(items, self.device)
         with torch.inference_mode():
             return self.model.answer_logits(self.model.select(self.memory, slots), questions)
 
     def __call__(self, items: list[tuple[int, tuple[int, ...]]]) -> list[int]:
         return self.logits(items).argmax(-1).tolist()
+
+
+def item_tensors(items: list[tuple], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Engine items (instance slot, question, ...) as tensors: slots [B] and questions [B, L]."""
+    slots = torch.tensor([item[0] for item in items], device=device)
+    return slots, torch.tensor([item[1] for item in items], device=device)

@@ -30,7 +30,7 @@ from ida.overseers import Corrupting, make_overseer
 from ida.runs.config import TrainConfig
 from ida.tasks import Task, get_task
 from ida.tasks.base import speaks_weak_hch
-from ida.trace import IMITATION, LOOKUP, MODEL, OVERSEER
+from ida.trace import IMITATION, MODEL, overseer_calls
 
 
 def resolve_device(name: str) -> torch.device:
@@ -105,7 +105,6 @@ def make_adversarial(
         imitation=imitation,
         confidence=cfg.confidence,
         own_tree=cfg.own_tree,
-        fan_steps=cfg.fan_steps,
         **sizes,
     )
 
@@ -129,7 +128,7 @@ class Job:
         if self.loop.warm_start is not None:
             total.update(self.loop.warm_start.counts)
         return {
-            "overseer_calls": total[OVERSEER] + total[LOOKUP],
+            "overseer_calls": overseer_calls(total),
             "imitation_calls": total[IMITATION],
             "model_calls": total[MODEL],
             "labels": total["labels"],
@@ -138,10 +137,10 @@ class Job:
     @property
     def imitation(self) -> OverseerImitation | None:
         """H', the learned imitation of the overseer, where the run has one."""
-        return getattr(self.loop.amplifier, "imitation", None)
+        return self.loop.amplifier.imitation
 
     def imitation_metrics(self) -> dict[str, float]:
-        """H''s held-out step accuracy and loss (EMAs), and H's share of questions now."""
+        """H''s held-out step accuracy per level and loss, and H's share of the last round."""
         imitation = self.imitation
         if imitation is None:
             return {}
@@ -202,7 +201,14 @@ def build_job(cfg: TrainConfig) -> Job:
         adversary = Adversary(model.shape)
     if cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree:
         shape = dataclasses.replace(model.shape, d_model=cfg.fan_d_model)
-        imitation = OverseerImitation(task, shape, device, lr=cfg.lr, trust=cfg.trust_imitation)
+        imitation = OverseerImitation(
+            task,
+            shape,
+            device,
+            lr=cfg.lr,
+            trust=cfg.trust_imitation,
+            steps_per_round=cfg.fan_steps,
+        )
     distiller = make_distiller(task, cfg, model, replay, device, adversary)
     sizes = dict(
         instances=cfg.instances_per_round,
@@ -241,7 +247,6 @@ def build_job(cfg: TrainConfig) -> Job:
                 human_budget=cfg.human_budget,
                 rounds=-(-cfg.steps // cfg.amplify_every),
                 min_share=cfg.min_h_share,
-                fan_steps=cfg.fan_steps,
             )
         else:
             amplifier = decompose()

@@ -104,6 +104,12 @@ class Task(ABC):
         order of ``answered``, and must end in an answer whatever the answers were."""
         raise NotImplementedError(f"{self.name}: H does not speak weak HCH (no fan_in)")
 
+    def next_step(self, inst: Instance, question: Question, answered: Answered) -> Step:
+        """H's next weak HCH step: ``fan_out`` if nothing is ``answered`` yet, else ``fan_in``."""
+        if answered:
+            return self.fan_in(inst, question, answered)
+        return self.fan_out(inst, question)
+
     async def overseer(self, inst: Instance, question: Question, ask: Ask) -> int:
         """H: answer by one fact lookup if simple, else ask subquestions and combine them.
 
@@ -168,10 +174,8 @@ async def weak_hch(
     for turn in range(MAX_FAN_INS + 1):
         if fan is not None:
             step = await fan(inst, question, answered, turn == MAX_FAN_INS)
-        elif turn == 0:
-            step = task.fan_out(inst, question)
         else:
-            step = task.fan_in(inst, question, answered)
+            step = task.next_step(inst, question, answered)
         if record is not None:
             record.append((inst, question, answered, step))
         if not isinstance(step, tuple):
