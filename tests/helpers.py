@@ -2,6 +2,8 @@
 
 import torch
 
+from ida.curriculum import Curriculum
+from ida.engine import Engine
 from ida.models.qa import ModelShape
 
 
@@ -20,3 +22,15 @@ def fit(module, loss, steps: int = 60, lr: float = 3e-3) -> None:
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
+
+
+def small_round(task, instances: int = 4, per_instance: int = 8) -> dict:
+    """The arguments every amplifier takes, for a small round on the CPU: the curriculum as
+    ``curriculum``, then sizes, device and a fresh engine."""
+    return dict(
+        curriculum=Curriculum(task.num_levels),
+        instances=instances,
+        per_instance=per_instance,
+        device=torch.device("cpu"),
+        engine=Engine(),
+    )

@@ -5,11 +5,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from helpers import fit, small_shape
+from helpers import fit, small_round, small_shape
 from ida.adversary import Adversary, spearman
 from ida.amplify.adversarial import AdversarialAmplifier, Selection
-from ida.curriculum import Curriculum
-from ida.engine import Engine
 from ida.errors import IdaError
 from ida.runs.config import make_config
 from ida.runs.run import train
@@ -76,11 +74,7 @@ def oracle_fns(task, insts):
 def amplifier(task, select="adversary", **kwargs):
     return AdversarialAmplifier(
         task,
-        Curriculum(task.num_levels),
-        instances=4,
-        per_instance=8,
-        device=torch.device("cpu"),
-        engine=Engine(),
+        **small_round(task),
         selection=Selection(select, **kwargs),
         adversary=None if select != "adversary" else Adversary(small_shape(task)),
         max_consults=64,

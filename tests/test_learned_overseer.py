@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import small_shape
+from helpers import small_round, small_shape
 from ida.adversary import Adversary
 from ida.amplify.adversarial import AdversarialAmplifier, Selection
 from ida.amplify.decompose import Decomposition
 from ida.amplify.learned import LearnedOverseerAmplifier
-from ida.curriculum import Curriculum
 from ida.engine import Engine
 from ida.errors import IdaError
 from ida.learned_overseer import OverseerImitation, Transcribing, transcript_steps
@@ -22,7 +21,7 @@ from ida.runs.config import make_config
 from ida.runs.run import train
 from ida.tasks import get_task
 from ida.tasks.base import OracleAsk, oracle_answer, run_sync, weak_hch
-from ida.trace import IMITATION, LOOKUP, OVERSEER
+from ida.trace import IMITATION, overseer_calls
 
 TASKS = ["permutation_powering", "shortest_path", "union_find", "wildcard_search"]
 
@@ -79,7 +78,7 @@ def test_weak_hch_with_a_stand_in_fan_runs_its_steps_and_forces_an_answer():
     q = task.question(2, 7)
 
     async def h_fan(inst, question, answered, last):  # H itself, as a stand-in
-        return task.fan_in(inst, question, answered) if answered else task.fan_out(inst, question)
+        return task.next_step(inst, question, answered)
 
     ask = OracleAsk(task, inst)
     assert run_sync(weak_hch(task, inst, q, ask, fan=h_fan)) == oracle_answer(task, inst, q)[0]
@@ -124,11 +123,7 @@ def learned(task, budget, rounds=10, **kwargs):
     imitation = OverseerImitation(task, small_shape(task), torch.device("cpu"))
     return LearnedOverseerAmplifier(
         task,
-        Curriculum(task.num_levels),
-        instances=4,
-        per_instance=8,
-        device=torch.device("cpu"),
-        engine=Engine(),
+        **small_round(task),
         imitation=imitation,
         human_budget=budget,
         rounds=rounds,
@@ -144,7 +139,7 @@ def test_the_budget_on_h_is_never_exceeded():
     spent = []
     for _ in range(6):
         exp = amp.amplify(model, rng)
-        spent.append(amp.counts[OVERSEER] + amp.counts[LOOKUP])
+        spent.append(overseer_calls(amp.counts))
         assert (exp.targets >= 0).sum() <= 32
     assert spent[-1] <= 70
     assert spent[0] <= 2 * 70 / 4 + 1  # paced: a round spends at most twice its even share
@@ -157,7 +152,7 @@ def test_trusted_h_prime_takes_over_and_h_keeps_a_small_share():
     amp = learned(task, budget=0, min_share=0.25)
     amp.imitation.trust = 0.0  # trusted everywhere from the start
     exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(1))
-    h_calls = amp.counts[OVERSEER] + amp.counts[LOOKUP]
+    h_calls = overseer_calls(amp.counts)
     assert (exp.targets >= 0).all()  # every question got a target
     assert amp.counts[IMITATION] + h_calls == 32 and 0 < h_calls < 16
     assert amp.h_share == pytest.approx(h_calls / 32)
@@ -168,11 +163,7 @@ def adversarial(task, **kwargs):
     imitation.trust = 0.0
     return AdversarialAmplifier(
         task,
-        Curriculum(task.num_levels),
-        instances=4,
-        per_instance=4,
-        device=torch.device("cpu"),
-        engine=Engine(),
+        **small_round(task, per_instance=4),
         selection=Selection("adversary"),
         adversary=Adversary(small_shape(task)),
         max_consults=16,
@@ -187,11 +178,11 @@ def test_where_the_adversary_is_confident_the_amplified_model_stands_in_for_h():
     amp = adversarial(task, confidence=-1.0)  # every score passes: H' stands in everywhere
     amp.curriculum.level = task.num_levels - 1
     exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
-    assert amp.counts[OVERSEER] + amp.counts[LOOKUP] == 0
+    assert overseer_calls(amp.counts) == 0
     assert amp.counts[IMITATION] == 16 and (exp.targets >= 0).sum() == 16
     amp = adversarial(task)  # no threshold: H handles every training question
     amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
-    assert amp.counts[OVERSEER] + amp.counts[LOOKUP] >= 16 and amp.counts[IMITATION] == 0
+    assert overseer_calls(amp.counts) >= 16 and amp.counts[IMITATION] == 0
     assert len(amp.imitation.buffer.stored()) > 0  # H's steps were recorded for H'
 
 
@@ -203,7 +194,7 @@ def test_the_models_own_tree_gives_targets_without_calls_to_h():
     model = QAModel(small_shape(task))
     a = plain.amplify(model, np.random.default_rng(0))
     b = own.amplify(model, np.random.default_rng(0))
-    h = [amp.counts[OVERSEER] + amp.counts[LOOKUP] for amp in (plain, own)]
+    h = [overseer_calls(amp.counts) for amp in (plain, own)]
     assert h[0] == h[1]  # the same calls to H
     assert (b.targets >= 0).sum() == (a.targets >= 0).sum() + 4 * 3  # and 3 more per instance
     assert own.counts[IMITATION] == 12

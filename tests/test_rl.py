@@ -7,13 +7,11 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
-from helpers import fit, small_shape
+from helpers import fit, small_round, small_shape
 from ida.amplify.decompose import Amplifier
-from ida.curriculum import Curriculum
 from ida.distill.approval import ApprovalModel
 from ida.distill.replay import UNJUDGED, Experience
 from ida.distill.rl import best_of, kl_divergence, reinforce_loss, sample_answers
-from ida.engine import Engine
 from ida.models.qa import QAModel
 from ida.overseers import Biased, Wasteful, make_overseer
 from ida.runs.config import make_config
@@ -160,12 +158,8 @@ def test_wasteful_overseer_gives_the_same_answers_asking_twice_as_much():
 def source(task, overseer=None, judge_share=1.0):
     return Amplifier(
         task,
-        Curriculum(task.num_levels),
-        instances=8,
-        per_instance=16,
-        device=torch.device("cpu"),
+        **small_round(task, instances=8, per_instance=16),
         judge_share=judge_share,
-        engine=Engine(),
         overseer=overseer,
     )
 
