@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -214,5 +215,7 @@ class BatchedAnswerer:
 
 def item_tensors(items: list[tuple], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Engine items (instance slot, question, ...) as tensors: slots [B] and questions [B, L]."""
-    slots = torch.tensor([item[0] for item in items], device=device)
-    return slots, torch.tensor([item[1] for item in items], device=device)
+    # through numpy: a few times faster than torch.tensor on lists of tuples
+    slots = torch.from_numpy(np.array([item[0] for item in items], dtype=np.int64))
+    questions = torch.from_numpy(np.array([item[1] for item in items], dtype=np.int64))
+    return slots.to(device), questions.to(device)
