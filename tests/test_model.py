@@ -55,3 +55,17 @@ def test_padding_rows_and_fact_order_do_not_matter():
         base = model(facts, questions, index)
         assert torch.allclose(base, model(padded, questions, index), atol=1e-5)
         assert torch.allclose(base, model(shuffled, questions, index), atol=1e-5)
+
+
+def test_lopsided_batches_match_balanced_ones():
+    """Questions piled on one instance of many take the copy-per-question path; same answers."""
+    task = get_task("permutation_powering", 8)
+    rng = np.random.default_rng(2)
+    insts = [task.sample_instance(rng) for _ in range(100)]
+    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
+    questions = torch.tensor([task.sample_question(rng, insts[0], 2) for _ in range(12)])
+    model = model_for(task)
+    with torch.no_grad():
+        lopsided = model(facts, questions, torch.zeros(12, dtype=torch.long))
+        alone = model(facts[:1], questions, torch.zeros(12, dtype=torch.long))
+    assert torch.allclose(lopsided, alone, atol=1e-5)

@@ -84,10 +84,9 @@ class FanModel(nn.Module):
             dim=1,
         )
         relation = None if self.relation is None else self.relation[:, :, self.position_ids]
-        h = net.decode(memory, x, tokens, relation)
-        slot = 3 * length + 2
-        token_logits = self.token_head(h[:, slot + 1 :]).unflatten(1, (2, length))
-        return self.kind_head(h[:, slot]), net.head(h[:, slot]), token_logits
+        h = net.decode(memory, x, tokens, relation, slice(3 * length + 2, None))
+        token_logits = self.token_head(h[:, 1:]).unflatten(1, (2, length))  # after the answer slot
+        return self.kind_head(h[:, 0]), net.head(h[:, 0]), token_logits
 
 
 def encode_answered(answered: Answered, length: int, none: int) -> np.ndarray:

@@ -25,8 +25,45 @@ from ida.tasks.base import PAD
 
 RELATION_SCALE = 10.0
 
-# per decoder layer (keys, values), and (additive padding mask, the facts themselves)
-Memory = tuple[list[tuple[torch.Tensor, torch.Tensor]], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Instances' encoded facts, and which instance each question reads.
+
+    ``kv`` per decoder layer (keys, values) [I, heads, F, d_head]; ``mask`` [I, 1, 1, F] additive
+    (-inf on padding facts); ``facts`` [I, F, fact_len]; ``index`` [B]: question b's instance
+    (None before ``QAModel.select``)."""
+
+    kv: list[tuple[torch.Tensor, torch.Tensor]]
+    mask: torch.Tensor
+    facts: torch.Tensor
+    index: torch.Tensor | None = None
+
+
+class Groups:
+    """Questions laid out by instance on an [I, width] grid (question b at row ``index[b]``), so
+    cross-attention reads each instance's keys and values in place instead of copying them once
+    per question: the copy cost a third of a forward pass, and more in its backward."""
+
+    def __init__(self, index: torch.Tensor, instances: int):
+        counts = torch.bincount(index, minlength=instances)
+        self.instances, self.width = instances, int(counts.max()) if len(index) else 1
+        order = torch.argsort(index, stable=True)
+        rank = torch.empty_like(index)
+        rank[order] = torch.arange(len(index), device=index.device) - (counts.cumsum(0) - counts)[
+            index[order]
+        ]
+        self.flat = index * self.width + rank  # each question's cell on the flattened grid
+
+    def scatter(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, ...] -> [I, width, ...], zeros in the empty cells."""
+        grid = x.new_zeros((self.instances * self.width, *x.shape[1:]))
+        return grid.index_copy(0, self.flat, x).unflatten(0, (self.instances, self.width))
+
+    def gather(self, grid: torch.Tensor) -> torch.Tensor:
+        """[I, width, ...] -> [B, ...]."""
+        return grid.flatten(0, 1)[self.flat]
 
 
 @dataclass(frozen=True)
@@ -64,9 +101,20 @@ class Attention(nn.Module):
     def forward(
         self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``mask`` [N, 1, 1, S] is True where attention is allowed."""
+        """``mask`` [N, 1 or heads, S_x, S] is added to the attention scores."""
         y = F.scaled_dot_product_attention(self.split(self.query(x)), k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).flatten(2))
+
+    def grouped(
+        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, groups: Groups
+    ) -> torch.Tensor:
+        """Cross-attention from questions ``x`` [B, S, d] to their instances' ``k``, ``v``
+        [I, heads, F, d_head], with ``bias`` [I, 1 or heads, width * S, F] (``Groups`` layout)."""
+        q = groups.scatter(self.query(x))  # [I, width, S, d]
+        width, length = q.shape[1], q.shape[2]
+        y = F.scaled_dot_product_attention(self.split(q.flatten(1, 2)), k, v, attn_mask=bias)
+        y = y.transpose(1, 2).flatten(2).unflatten(1, (width, length))
+        return self.out(groups.gather(y))
 
 
 class Block(nn.Module):
@@ -85,12 +133,17 @@ class Block(nn.Module):
         x: torch.Tensor,
         self_mask: torch.Tensor | None = None,
         memory: tuple[torch.Tensor, torch.Tensor] | None = None,
-        memory_mask: torch.Tensor | None = None,
+        memory_bias: torch.Tensor | None = None,
+        groups: Groups | None = None,
+        read: slice = slice(None),
     ) -> torch.Tensor:
+        """``read``: the positions whose outputs are wanted (all of them attend, as keys)."""
         h = self.norm1(x)
-        x = x + self.attn(h, *self.attn.keys_values(h), self_mask)
+        k, v = self.attn.keys_values(h)
+        x, h = x[:, read], h[:, read]
+        x = x + self.attn(h, k, v, self_mask)
         if self.cross is not None:
-            x = x + self.cross(self.norm2(x), *memory, memory_mask)
+            x = x + self.cross.grouped(self.norm2(x), *memory, memory_bias, groups)
         return x + self.mlp(self.norm3(x))
 
 
@@ -135,13 +188,14 @@ class QAModel(nn.Module):
                 )
             x = block(x, self_mask=bias)
         x = self.memory_norm(x)
-        return [block.cross.keys_values(x) for block in self.decoder], (mask, facts)
+        return Memory([block.cross.keys_values(x) for block in self.decoder], mask, facts)
 
     @staticmethod
     def select(memory: Memory, index: torch.Tensor) -> Memory:
-        """The memory rows of instances ``index`` (one per question)."""
-        kv, (mask, facts) = memory
-        return [(k[index], v[index]) for k, v in kv], (mask[index], facts[index])
+        """``memory`` for questions about instances ``index`` (one entry per question)."""
+        if memory.index is not None:
+            index = memory.index[index]
+        return Memory(memory.kv, memory.mask, memory.facts, index)
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """memory (one row per question), questions [B, question_len] -> logits [B, answer]."""
@@ -152,7 +206,7 @@ class QAModel(nn.Module):
         q = self.embed(questions)
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
         relation = self.question_relation if self.shape.relational else None
-        return self.decode(memory, x, F.pad(questions, (0, 1)), relation)[:, -1]
+        return self.decode(memory, x, F.pad(questions, (0, 1)), relation, slice(-1, None))[:, 0]
 
     def decode(
         self,
@@ -160,22 +214,36 @@ class QAModel(nn.Module):
         x: torch.Tensor,
         tokens: torch.Tensor,
         relation: torch.Tensor | None,
+        read: slice = slice(None),
     ) -> torch.Tensor:
-        """Run the decoder over the embedded sequence ``x`` [B, S, d] and return its final states.
+        """Run the decoder over the embedded sequence ``x`` [B, S, d] and return the final states
+        of the positions ``read`` [B, S_read, d] (the last layer computes no others).
 
         ``tokens`` [B, S] are the input tokens behind ``x`` (PAD where a position holds none) and
         ``relation`` [dec_layers, heads, S, fact_len] the learned bias for position p's token
         matching a fact's slot (None: no relational bias)."""
-        kv, (mask, facts) = memory
+        kv, index = memory.kv, memory.index
+        if index is None:
+            index = torch.arange(len(memory.facts), device=x.device)
+        groups = Groups(index, len(memory.facts))
+        if groups.instances * groups.width > 2 * len(index) + 64:  # lopsided: copy per question
+            kv = [(k[index], v[index]) for k, v in kv]
+            groups = Groups(torch.arange(len(index), device=x.device), len(index))
+        mask, facts = memory.mask[index], memory.facts[index]
         same = None
         if relation is not None:  # same[b, p, f, a]: token p == slot a of fact f
             same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
             same = same * (tokens != PAD)[:, :, None, None]
+        last = len(self.decoder) - 1
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
-            bias = mask
+            part = read if layer == last else slice(None)
+            bias = mask.expand(-1, -1, len(range(x.shape[1])[part]), -1)  # [B, 1, S_part, F]
             if same is not None:
-                bias = mask + RELATION_SCALE * torch.einsum("bpfa,hpa->bhpf", same, relation[layer])
-            x = block(x, memory=layer_kv, memory_mask=bias)
+                bias = mask + RELATION_SCALE * torch.einsum(
+                    "bpfa,hpa->bhpf", same[:, part], relation[layer][:, part]
+                )
+            bias = groups.scatter(bias).transpose(1, 2).flatten(2, 3)  # [I, *, width * S, F]
+            x = block(x, memory=layer_kv, memory_bias=bias, groups=groups, read=part)
         return self.norm(x)
 
     def forward(
