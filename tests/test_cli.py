@@ -148,5 +148,6 @@ def test_bench_engine_json(monkeypatch, capsys):
     code, out, _ = ida(monkeypatch, capsys, "bench", "engine", "--json", "--trees", 64, "--size", 8)
     result = json.loads(out)
     assert code == 0
-    for key in ["batched_nodes_per_s", "serial_nodes_per_s", "forward_answers_per_s"]:
+    keys = ["batched_nodes_per_s", "serial_nodes_per_s", "forward_answers_per_s"]
+    for key in [*keys, "model_answers_per_s", "fraction_of_model"]:
         assert result[key] > 0

@@ -26,7 +26,6 @@ from ida.tasks.base import PAD
 RELATION_SCALE = 10.0
 
 
-
 @dataclass(frozen=True)
 class Memory:
     """Instances' encoded facts, and which instance each question reads.
@@ -51,9 +50,10 @@ class Groups:
         self.instances, self.width = instances, int(counts.max()) if len(index) else 1
         order = torch.argsort(index, stable=True)
         rank = torch.empty_like(index)
-        rank[order] = torch.arange(len(index), device=index.device) - (counts.cumsum(0) - counts)[
-            index[order]
-        ]
+        rank[order] = (
+            torch.arange(len(index), device=index.device)
+            - (counts.cumsum(0) - counts)[index[order]]
+        )
         self.flat = index * self.width + rank  # each question's cell on the flattened grid
 
     def scatter(self, x: torch.Tensor) -> torch.Tensor:
