@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from ida.models.fan import FanModel
 from ida.models.qa import BatchedAnswerer, ModelShape, QAModel
 from ida.tasks import get_task
 
@@ -69,3 +70,39 @@ def test_lopsided_batches_match_balanced_ones():
         lopsided = model(facts, questions, torch.zeros(12, dtype=torch.long))
         alone = model(facts[:1], questions, torch.zeros(12, dtype=torch.long))
     assert torch.allclose(lopsided, alone, atol=1e-5)
+
+
+def test_grouped_batches_match_one_question_at_a_time_with_gradients():
+    """Questions in any order, some instances asked nothing: the batched forward pass and its
+    gradients equal those of answering each question alone, for A and for H'."""
+    task = get_task("shortest_path", 8)
+    rng = np.random.default_rng(3)
+    insts = [task.sample_instance(rng) for _ in range(6)]
+    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
+    index = torch.tensor([3, 0, 3, 5, 1, 3, 0, 5, 5, 1])  # instances 2 and 4: no questions
+    questions = torch.tensor([task.sample_question(rng, insts[i], 2) for i in index.tolist()])
+    torch.manual_seed(1)
+    answered = torch.randint(1, task.vocab_size, (len(index), 2, task.question_len + 1))
+    answered[..., -1] = torch.randint(0, task.answer_size + 1, (len(index), 2))
+    shape = model_for(task).shape
+    for model in (QAModel(shape), FanModel(shape)):
+        extra = [answered] if isinstance(model, FanModel) else []
+
+        def run(facts, rows, index, model=model, extra=extra):
+            out = model(facts, questions[rows], *[e[rows] for e in extra], index)
+            return [out] if isinstance(out, torch.Tensor) else list(out)
+
+        batched = run(facts, slice(None), index)
+        each = [
+            run(facts[i : i + 1], slice(b, b + 1), torch.tensor([0])) for b, i in enumerate(index)
+        ]
+        alone = [torch.cat(parts) for parts in zip(*each, strict=True)]
+        grads = []
+        for outs in (batched, alone):
+            loss = sum(out.square().sum() for out in outs)
+            grads.append(torch.autograd.grad(loss, list(model.parameters()), allow_unused=True))
+        for a, b in zip(batched, alone, strict=True):
+            assert torch.allclose(a, b, atol=1e-5)
+        for a, b in zip(*grads, strict=True):
+            assert (a is None) == (b is None)
+            assert a is None or torch.allclose(a, b, atol=1e-4)

@@ -76,7 +76,7 @@ def bench_engine(
     facts = torch.from_numpy(np.stack([i.facts for i in insts]))
     memory = BatchedAnswerer(model, facts).memory
     items = [(slot, q) for slot, q in roots[:batch]]
-    items += items[: batch - len(items)] if len(items) < batch else []
+    items = (items * -(-batch // len(items)))[:batch]  # repeated up to a full batch
     slots = torch.tensor([s for s, _ in items])
     questions = torch.tensor([q for _, q in items])
 

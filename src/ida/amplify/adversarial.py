@@ -292,8 +292,7 @@ class AdversarialAmplifier(TargetSource):
             next(done) if h else Node(q, guesses[i], MODEL, 0)
             for i, ((_, q), h) in enumerate(zip(roots, to_h, strict=True))
         ]
-        for tree in roots_done:
-            self.counts.update(tree.costs())
+        self.count(roots_done)
         return roots_done, [rec.nodes for rec in records]
 
     def own_trees(
@@ -310,8 +309,8 @@ class AdversarialAmplifier(TargetSource):
         ]
         trees = self.engine.run([stand_in.overseer(slot, q, 0) for slot, q in roots])
         own: list[list[Node]] = [[] for _ in insts]
+        self.count(trees)
         for (slot, _), tree in zip(roots, trees, strict=True):
-            self.counts.update(tree.costs())
             own[slot].append(tree)
         return own
 

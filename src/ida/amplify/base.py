@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ from ida.tasks.base import Instance, Question, Task
 
 if TYPE_CHECKING:
     from ida.learned_overseer import OverseerImitation
+    from ida.trace import Node
 
 
 class TargetSource(ABC):
@@ -49,6 +51,10 @@ class TargetSource(ABC):
         self, insts: list[Instance], roots: list[tuple[int, Question]], teacher: BatchedAnswerer
     ) -> list[int]:
         """A training target per root (instance slot, question); adds to ``self.counts``."""
+
+    def count(self, trees: Iterable[Node]) -> None:
+        """Add every node of ``trees`` to ``counts``, by who answered it."""
+        self.counts.update(node.by for tree in trees for node in tree.walk())
 
     def references(
         self,

@@ -110,8 +110,7 @@ class Amplifier(TargetSource):
 
     def _answers(self, decomposition, insts, roots, teacher) -> list[int]:
         trees = decomposition.run(insts, roots, teacher if self.use_model else None)
-        for tree in trees:
-            self.counts.update(tree.costs())
+        self.count(trees)
         return [tree.answer for tree in trees]
 
     def targets(

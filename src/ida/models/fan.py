@@ -65,9 +65,9 @@ class FanModel(nn.Module):
     def logits(
         self, memory: Memory, questions: torch.Tensor, answered: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``memory`` one row per question; ``answered`` [B, 2, L + 1]: each slot's subquestion
-        tokens, then its answer (NONE: ``answer_size``). Logits: kind [B, 3], answer
-        [B, answer_size] and subquestion tokens [B, 2, L, vocab]."""
+        """``memory`` selected for the questions; ``answered`` [B, 2, L + 1]: each slot's
+        subquestion tokens, then its answer (NONE: ``answer_size``). Logits: kind [B, 3],
+        answer [B, answer_size] and subquestion tokens [B, 2, L, vocab]."""
         net, length = self.net, self.shape.question_len
         subs, answers = answered[..., :length], answered[..., length]
         pairs = torch.cat([net.embed(subs), self.answer_embed(answers)[:, :, None]], dim=2)

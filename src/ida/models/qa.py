@@ -141,6 +141,8 @@ class Block(nn.Module):
         h = self.norm1(x)
         k, v = self.attn.keys_values(h)
         x, h = x[:, read], h[:, read]
+        if self_mask is not None:
+            self_mask = self_mask[:, :, read]
         x = x + self.attn(h, k, v, self_mask)
         if self.cross is not None:
             x = x + self.cross.grouped(self.norm2(x), *memory, memory_bias, groups)
@@ -152,6 +154,8 @@ class QAModel(nn.Module):
 
     def __init__(self, shape: ModelShape):
         super().__init__()
+        if shape.dec_layers < 1:
+            raise ValueError("the decoder needs at least one layer")
         self.shape = shape
         d, h = shape.d_model, shape.n_heads
         self.embed = nn.Embedding(shape.vocab_size, d, padding_idx=PAD)
@@ -171,7 +175,7 @@ class QAModel(nn.Module):
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
-        and the attention mask [I, 1, 1, F] (True for real facts)."""
+        and the additive attention mask [I, 1, 1, F] (-inf on padding facts)."""
         real = (facts != PAD).any(-1)
         mask = torch.zeros(real.shape, device=facts.device).masked_fill(~real, float("-inf"))
         mask = mask[:, None, None, :]
@@ -198,7 +202,7 @@ class QAModel(nn.Module):
         return Memory(memory.kv, memory.mask, memory.facts, index)
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
-        """memory (one row per question), questions [B, question_len] -> logits [B, answer]."""
+        """``memory`` selected for the questions [B, question_len] -> logits [B, answer]."""
         return self.head(self.features(memory, questions))
 
     def features(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
@@ -225,6 +229,7 @@ class QAModel(nn.Module):
         kv, index = memory.kv, memory.index
         if index is None:
             index = torch.arange(len(memory.facts), device=x.device)
+        index = index.to(device=x.device, dtype=torch.long)  # 0 <= index < instances
         groups = Groups(index, len(memory.facts))
         if groups.instances * groups.width > 2 * len(index) + 64:  # lopsided: copy per question
             kv = [(k[index], v[index]) for k, v in kv]
