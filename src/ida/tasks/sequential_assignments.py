@@ -67,16 +67,22 @@ class SequentialAssignments(Task):
 
     def sample_instance(self, rng: np.random.Generator) -> Instance:
         n, m = self.size, self.m
-        while True:
-            depth = np.zeros(n, dtype=np.int64)
-            args = np.full((n, 2), -1, dtype=np.int64)
+        while True:  # plain Python on one draw of uniforms: numpy per variable cost ~1 ms
+            u = rng.random((n, 4)).tolist()
+            depth, args = [0] * NUM_CONSTANTS, [(-1, -1)] * NUM_CONSTANTS
+            by_depth = [list(range(NUM_CONSTANTS))] + [[] for _ in range(self.max_depth)]
             for i in range(NUM_CONSTANTS, n):
-                d = int(rng.integers(1, min(self.max_depth, depth[:i].max() + 1) + 1))
-                j = rng.choice(np.flatnonzero(depth[:i] == d - 1))
-                k = rng.choice(np.flatnonzero(depth[:i] < d))
-                depth[i], args[i] = d, rng.permutation([j, k])
-            if len(np.unique(depth)) == self.num_levels:
+                u_d, u_j, u_k, u_swap = u[i]
+                d = 1 + int(u_d * min(self.max_depth, max(depth) + 1))
+                j = by_depth[d - 1][int(u_j * len(by_depth[d - 1]))]
+                below = [v for e in range(d) for v in by_depth[e]]
+                k = below[int(u_k * len(below))]
+                depth.append(d)
+                args.append((k, j) if u_swap < 0.5 else (j, k))
+                by_depth[d].append(i)
+            if all(by_depth):
                 break
+        depth, args = np.array(depth), np.array(args, dtype=np.int64)
         const = np.where(args[:, 0] < 0, rng.integers(m, size=n), -1)
         table = rng.integers(m, size=(m, m))
         a0 = self.val0

@@ -17,7 +17,7 @@ Tokens: 0 PAD, 1 DIST, 2 NEXT, 3..n+2 the vertices, n+3..n+K+2 the budgets 1..K.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,18 +33,29 @@ class Graph:
 
     out: np.ndarray
     dist: np.ndarray
+    _pairs: dict[int, list[np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
+
+    def pairs(self, k: int) -> list[np.ndarray]:
+        """The pairs at least 2 edges apart, as flat indices a * n + b, grouped by their answer
+        within budget ``k`` (the distance, or NONE past k); computed once per budget."""
+        if k not in self._pairs:
+            n = len(self.out)
+            answer = np.where(self.dist <= k, self.dist, n).ravel()
+            far = np.flatnonzero(self.dist.ravel() >= 2)
+            self._pairs[k] = [far[answer[far] == c] for c in np.unique(answer[far])]
+        return self._pairs[k]
 
 
 def bfs_distances(out: np.ndarray) -> np.ndarray:
     """All-pairs distances by breadth-first search from every vertex at once (n: unreachable)."""
     n = len(out)
+    adjacency = np.zeros((n, n), dtype=np.float32)
+    adjacency[np.arange(n)[:, None], out] = 1
     dist = np.full((n, n), n)
-    frontier, d = np.arange(n) * (n + 1), 0  # flat indices source * n + vertex: here (v, v)
-    while len(frontier):
-        dist.flat[frontier] = d
-        source, vertex = np.divmod(frontier, n)
-        step = np.unique(source[:, None] * n + out[vertex])
-        frontier, d = step[dist.flat[step] == n], d + 1
+    frontier, d = np.eye(n, dtype=bool), 0  # frontier[source, vertex]
+    while frontier.any():
+        dist[frontier] = d
+        frontier, d = (frontier.astype(np.float32) @ adjacency > 0) & (dist == n), d + 1
     return dist
 
 
@@ -86,18 +97,20 @@ class ShortestPath(Task):
         """Level 0: a lookup. Higher: budget level + 1 and a pair a, b at least 2 edges apart,
         drawn so that every answer class (distances 2..k, NONE) present is equally likely."""
         n, graph = self.size, inst.data
-        kind = int(rng.choice([DIST, NEXT]))
+        kind = DIST if rng.random() < 0.5 else NEXT
         if level == 0:
             a, k = int(rng.integers(n)), int(rng.integers(1, self.max_budget + 1))
-            near = list(graph.out[a]) + ([a] if kind == DIST else [])
-            anywhere = [b for b in range(n) if kind == DIST or b != a]
-            return self.question(kind, a, int(rng.choice(anywhere if k == 1 else near)), k)
+            if k == 1:  # anywhere (NEXT: but a itself)
+                b = int(rng.integers(n)) if kind == DIST else (a + 1 + int(rng.integers(n - 1))) % n
+            else:  # an out-neighbour (DIST: or a itself)
+                near = [*graph.out[a].tolist(), *([a] if kind == DIST else [])]
+                b = near[int(rng.integers(len(near)))]
+            return self.question(kind, a, b, k)
         k = level + 1
-        answer = np.where(graph.dist <= k, graph.dist, self.none)
-        pairs = graph.dist >= 2
-        chosen = rng.choice(np.unique(answer[pairs]))
-        a, b = rng.choice(np.argwhere(pairs & (answer == chosen)))
-        return self.question(kind, int(a), int(b), k)
+        groups = graph.pairs(k)
+        group = groups[int(rng.integers(len(groups)))]
+        a, b = divmod(int(group[int(rng.integers(len(group)))]), n)
+        return self.question(kind, a, b, k)
 
     def fan_out(self, inst: Instance, question: Question) -> Step:
         kind, a, b, k = self.decode(question)
