@@ -106,3 +106,45 @@ def test_grouped_batches_match_one_question_at_a_time_with_gradients():
         for a, b in zip(*grads, strict=True):
             assert (a is None) == (b is None)
             assert a is None or torch.allclose(a, b, atol=1e-4)
+
+
+def test_relation_prior_removes_the_plateau_before_the_first_lookup():
+    """With every relational bias starting above zero, a fresh model learns single lookups
+    (s(x) from the fact (x, s(x))) in well under 200 steps; at zero it typically sits at chance
+    for hundreds of steps (measured: 3 seeds of 4 still at chance after 300)."""
+    task = get_task("permutation_powering", 8)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    shape = ModelShape(
+        task.vocab_size, task.answer_size, task.fact_len, task.question_len, d_model=32, n_heads=2
+    )
+    model = QAModel(shape, relation_prior=0.2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    instance = torch.arange(16).repeat_interleave(8)
+    accuracy = 0.0
+    for _ in range(200):
+        instances = [task.sample_instance(rng) for _ in range(16)]
+        facts = torch.tensor(np.stack([inst.facts for inst in instances]))
+        xs = rng.integers(8, size=(16, 8))
+        questions = torch.tensor([task.question(int(x), 1) for row in xs for x in row])
+        targets = [inst.data[row] for inst, row in zip(instances, xs, strict=True)]
+        answers = torch.tensor(np.concatenate(targets))
+        logits = model(facts, questions, instance)
+        accuracy = (logits.argmax(-1) == answers).float().mean().item()
+        if accuracy > 0.95:
+            break
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(logits, answers).backward()
+        optimizer.step()
+    assert accuracy > 0.95
+
+
+def test_relation_prior_is_set_from_the_config():
+    from ida.runs.build import make_model
+    from ida.runs.config import TrainConfig
+
+    task = get_task("permutation_powering", 8)
+    for prior in (0.0, 0.2):
+        model = make_model(task, TrainConfig(relation_prior=prior, d_model=16, n_heads=2))
+        for bias in (model.fact_relation, model.question_relation):
+            assert torch.equal(bias, torch.full_like(bias, prior))

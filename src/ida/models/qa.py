@@ -10,6 +10,8 @@ With ``relational=True`` attention also sees which tokens two facts (or a questi
 share: a learned per-head bias for every pair of token slots that hold the same token. That is
 the relation every algorithmic task is made of (a pointer ``y`` in one fact names the ``x`` of
 another) and it spares the model a long plateau before it discovers it from embeddings alone.
+``relation_prior`` starts every such bias above zero (attend to facts that share a token) instead
+of at zero, which removes the plateau before the first lookup is learned.
 """
 
 from __future__ import annotations
@@ -152,7 +154,9 @@ class Block(nn.Module):
 class QAModel(nn.Module):
     """Facts -> memory (set encoder); question tokens + memory -> answer logits (decoder)."""
 
-    def __init__(self, shape: ModelShape):
+    def __init__(self, shape: ModelShape, relation_prior: float = 0.0):
+        """``relation_prior``: every relational bias starts at ``relation_prior * RELATION_SCALE``
+        (0: no prior; the model then finds from its own gradients which slots to match)."""
         super().__init__()
         if shape.dec_layers < 1:
             raise ValueError("the decoder needs at least one layer")
@@ -170,8 +174,9 @@ class QAModel(nn.Module):
         if shape.relational:
             lf, lq = shape.fact_len, shape.question_len + 1
             # scaled so that Adam's ~lr-sized steps move a bias by RELATION_SCALE * lr
-            self.fact_relation = nn.Parameter(torch.zeros(shape.enc_layers, h, lf, lf))
-            self.question_relation = nn.Parameter(torch.zeros(shape.dec_layers, h, lq, lf))
+            prior = float(relation_prior)
+            self.fact_relation = nn.Parameter(torch.full((shape.enc_layers, h, lf, lf), prior))
+            self.question_relation = nn.Parameter(torch.full((shape.dec_layers, h, lq, lf), prior))
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],

@@ -29,6 +29,9 @@ class TrainConfig(BaseModel):
     n_heads: int = Field(4, ge=1)
     enc_layers: int = Field(2, ge=0)
     dec_layers: int = Field(2, ge=1)
+    relation_prior: float = Field(
+        0.0, ge=0, description="relational biases start at 10x this (0: none)"
+    )
 
     # Amplify(H, A)
     depth: int = Field(1, ge=1, description="levels of H before subquestions go to A")
