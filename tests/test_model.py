@@ -1,6 +1,7 @@
 """The model: facts encoded once serve every question; padding facts are ignored."""
 
 import numpy as np
+import pytest
 import torch
 
 from ida.models.fan import FanModel
@@ -24,7 +25,8 @@ def model_for(task, relation_prior=0.0, **kw):
     ).eval()
 
 
-def test_encoding_once_matches_encoding_per_question():
+@pytest.mark.parametrize("sink", [False, True])
+def test_encoding_once_matches_encoding_per_question(sink):
     task = get_task("shortest_path", 8)
     rng = np.random.default_rng(0)
     insts = [task.sample_instance(rng) for _ in range(3)]
@@ -32,7 +34,7 @@ def test_encoding_once_matches_encoding_per_question():
     items = [
         (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
     ]
-    model = model_for(task)
+    model = model_for(task, sink=sink)
     with torch.no_grad():
         batched = model(
             facts, torch.tensor([q for _, q in items]), torch.tensor([s for s, _ in items])
@@ -44,7 +46,8 @@ def test_encoding_once_matches_encoding_per_question():
     assert BatchedAnswerer(model, facts)(items) == batched.argmax(-1).tolist()
 
 
-def test_padding_rows_and_fact_order_do_not_matter():
+@pytest.mark.parametrize("sink", [False, True])
+def test_padding_rows_and_fact_order_do_not_matter(sink):
     task = get_task("permutation_powering", 8)
     inst = task.sample_instance(np.random.default_rng(1))
     facts = torch.from_numpy(inst.facts)[None]
@@ -52,28 +55,30 @@ def test_padding_rows_and_fact_order_do_not_matter():
     shuffled = facts[:, torch.randperm(facts.shape[1])]
     questions = torch.tensor([task.question(x, 3) for x in range(8)])
     index = torch.zeros(8, dtype=torch.long)
-    model = model_for(task)
+    model = model_for(task, sink=sink)
     with torch.no_grad():
         base = model(facts, questions, index)
         assert torch.allclose(base, model(padded, questions, index), atol=1e-5)
         assert torch.allclose(base, model(shuffled, questions, index), atol=1e-5)
 
 
-def test_lopsided_batches_match_balanced_ones():
+@pytest.mark.parametrize("sink", [False, True])
+def test_lopsided_batches_match_balanced_ones(sink):
     """Questions piled on one instance of many take the copy-per-question path; same answers."""
     task = get_task("permutation_powering", 8)
     rng = np.random.default_rng(2)
     insts = [task.sample_instance(rng) for _ in range(100)]
     facts = torch.from_numpy(np.stack([i.facts for i in insts]))
     questions = torch.tensor([task.sample_question(rng, insts[0], 2) for _ in range(12)])
-    model = model_for(task)
+    model = model_for(task, sink=sink)
     with torch.no_grad():
         lopsided = model(facts, questions, torch.zeros(12, dtype=torch.long))
         alone = model(facts[:1], questions, torch.zeros(12, dtype=torch.long))
     assert torch.allclose(lopsided, alone, atol=1e-5)
 
 
-def test_grouped_batches_match_one_question_at_a_time_with_gradients():
+@pytest.mark.parametrize("sink", [False, True])
+def test_grouped_batches_match_one_question_at_a_time_with_gradients(sink):
     """Questions in any order, some instances asked nothing: the batched forward pass and its
     gradients equal those of answering each question alone, for A and for H'."""
     task = get_task("shortest_path", 8)
@@ -85,7 +90,7 @@ def test_grouped_batches_match_one_question_at_a_time_with_gradients():
     torch.manual_seed(1)
     answered = torch.randint(1, task.vocab_size, (len(index), 2, task.question_len + 1))
     answered[..., -1] = torch.randint(0, task.answer_size + 1, (len(index), 2))
-    shape = model_for(task).shape
+    shape = model_for(task, sink=sink).shape
     for model in (QAModel(shape), FanModel(shape)):
         extra = [answered] if isinstance(model, FanModel) else []
 
@@ -136,7 +141,7 @@ def test_relation_prior_removes_the_plateau_before_the_first_lookup():
     assert accuracy > 0.95
 
 
-def test_relation_prior_is_set_from_the_config():
+def test_relation_prior_and_sink_are_set_from_the_config():
     from ida.runs.build import make_model
     from ida.runs.config import TrainConfig
 
@@ -145,3 +150,35 @@ def test_relation_prior_is_set_from_the_config():
         model = make_model(task, TrainConfig(relation_prior=prior, d_model=16, n_heads=2))
         for bias in (model.fact_relation, model.question_relation):
             assert torch.equal(bias, torch.full_like(bias, prior))
+    for sink in (False, True):
+        model = make_model(task, TrainConfig(attention_sink=sink, d_model=16, n_heads=2))
+        assert model.shape.sink is sink and hasattr(model, "sink") is sink
+
+
+def test_the_sink_is_a_null_entry_after_the_facts():
+    """With ``sink`` every instance's memory ends in one learned entry that no relational bias
+    touches: it stays open when every fact is padding, and attention can rest on it (nothing
+    matched) instead of being forced onto some fact."""
+    task = get_task("wildcard_search", 8)
+    inst = task.sample_instance(np.random.default_rng(4))
+    facts = torch.from_numpy(inst.facts)[None]
+    empty = torch.zeros_like(facts)
+    model = model_for(task, sink=True)
+    memory = model.encode(torch.cat([facts, empty]))
+    assert memory.kv[0][0].shape[2] == facts.shape[1] + 1
+    assert torch.equal(memory.mask[1, 0, 0], torch.tensor([float("-inf")] * 8 + [0.0]))
+    question = torch.tensor([task.sample_question(np.random.default_rng(5), inst, 1)])
+    index = torch.tensor([0])
+    with torch.no_grad():
+        assert torch.isfinite(model(empty, question, index)).all()
+        before = model(facts, question, index), model(facts.flip(-1), question, index)
+        d = model.shape.d_model  # make the sink's key dominate every query's scores
+        model.sink.fill_(100.0)
+        for block in model.decoder:
+            block.cross.key_value.weight[:d].copy_(torch.eye(d))
+            block.cross.key_value.bias.zero_()
+            block.cross.query.weight.zero_()
+            block.cross.query.bias.fill_(1.0)
+        after = model(facts, question, index), model(facts.flip(-1), question, index)
+    assert not torch.allclose(*before, atol=1e-3)  # the facts matter...
+    assert torch.allclose(*after, atol=1e-5)  # ...until all attention rests on the sink

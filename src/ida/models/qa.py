@@ -81,6 +81,7 @@ class ModelShape:
     enc_layers: int = 2
     dec_layers: int = 2
     relational: bool = True
+    sink: bool = False
 
 
 class Attention(nn.Module):
@@ -171,6 +172,8 @@ class QAModel(nn.Module):
         self.decoder = nn.ModuleList(Block(d, h, cross=True) for _ in range(shape.dec_layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, shape.answer_size)
+        if shape.sink:  # one learned null entry per decoder layer, after the instance's facts
+            self.sink = nn.Parameter(torch.randn(shape.dec_layers, d) * 0.02)
         if shape.relational:
             lf, lq = shape.fact_len, shape.question_len + 1
             # scaled so that Adam's ~lr-sized steps move a bias by RELATION_SCALE * lr
@@ -197,7 +200,13 @@ class QAModel(nn.Module):
                 )
             x = block(x, self_mask=bias)
         x = self.memory_norm(x)
-        return Memory([block.cross.keys_values(x) for block in self.decoder], mask, facts)
+        if not self.shape.sink:
+            return Memory([block.cross.keys_values(x) for block in self.decoder], mask, facts)
+        kv = [
+            block.cross.keys_values(torch.cat([x, sink.expand(len(x), 1, -1)], dim=1))
+            for block, sink in zip(self.decoder, self.sink, strict=True)
+        ]
+        return Memory(kv, F.pad(mask, (0, 1)), facts)
 
     @staticmethod
     def select(memory: Memory, index: torch.Tensor) -> Memory:
@@ -249,9 +258,10 @@ class QAModel(nn.Module):
             part = read if layer == last else slice(None)
             bias = mask.expand(-1, -1, len(range(x.shape[1])[part]), -1)  # [B, 1, S_part, F]
             if same is not None:
-                bias = mask + RELATION_SCALE * torch.einsum(
+                relational = RELATION_SCALE * torch.einsum(
                     "bpfa,hpa->bhpf", same[:, part], relation[layer][:, part]
                 )
+                bias = mask + (F.pad(relational, (0, 1)) if self.shape.sink else relational)
             bias = groups.scatter(bias).transpose(1, 2).flatten(2, 3)  # [I, *, width * S, F]
             x = block(x, memory=layer_kv, memory_bias=bias, groups=groups, read=part)
         return self.norm(x)

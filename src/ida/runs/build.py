@@ -57,6 +57,7 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
             n_heads=cfg.n_heads,
             enc_layers=cfg.enc_layers,
             dec_layers=cfg.dec_layers,
+            sink=cfg.attention_sink,
         ),
         relation_prior=cfg.relation_prior,
     )

@@ -32,6 +32,9 @@ class TrainConfig(BaseModel):
     relation_prior: float = Field(
         0.0, ge=0, description="relational biases start at 10x this (0: none)"
     )
+    attention_sink: bool = Field(
+        False, description="a learned null entry in cross-attention: A can see nothing matched"
+    )
 
     # Amplify(H, A)
     depth: int = Field(1, ge=1, description="levels of H before subquestions go to A")
