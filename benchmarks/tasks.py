@@ -2,9 +2,11 @@
 
     python benchmarks/tasks.py --jobs 2            # every task, both modes, 2 runs at a time
     python benchmarks/tasks.py --tasks union_find --size 64 --device cuda
+    python benchmarks/tasks.py --config benchmarks/sink_prior.toml   # other settings
 
-Runs go to benchmarks/runs/ (resumed if interrupted); the table is printed as Markdown and
-saved with per-task curve plots (benchmarks/curves_TASK.png) and results_tasks.json.
+Runs go to benchmarks/runs/TASK-MODE-LABEL (resumed if interrupted), LABEL being the size and,
+with ``--config``, the config file's name; the table is printed as Markdown and saved with
+per-task curve plots (benchmarks/curves_TASK[-CONFIG].png) and results_tasks_LABEL.json.
 """
 
 from __future__ import annotations
@@ -37,13 +39,18 @@ def run(task: str, mode: str, args: argparse.Namespace) -> dict:
         cmd += ["--steps", str(args.steps)]
     if args.config:
         cmd += ["--config", args.config]
-    return train_run(f"{task}-{mode}-{args.size}", cmd, args.jobs)
+    return train_run(f"{task}-{mode}-{label(args)}", cmd, args.jobs)
 
 
-def plot(task: str, size: int) -> None:
+def label(args: argparse.Namespace) -> str:
+    """What tells a table's runs apart: the size, and the config file if one is given."""
+    return f"{args.size}-{Path(args.config).stem}" if args.config else str(args.size)
+
+
+def plot(task: str, args: argparse.Namespace) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for mode, style in [("ida", "-"), ("supervised", "--")]:
-        records = metrics(f"{task}-{mode}-{size}")
+        records = metrics(f"{task}-{mode}-{label(args)}")
         if records:
             ax.plot(
                 [r["step"] for r in records], [r["accuracy"] for r in records], style, label=mode
@@ -52,13 +59,14 @@ def plot(task: str, size: int) -> None:
         xlabel="step",
         ylabel="held-out accuracy (all levels)",
         ylim=(0, 1.02),
-        title=f"{task} (size {size})",
+        title=f"{task} (size {label(args).replace('-', ', ', 1)})",
     )
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(HERE / f"curves_{task}.png", dpi=100)
+    suffix = f"-{Path(args.config).stem}" if args.config else ""
+    fig.savefig(HERE / f"curves_{task}{suffix}.png", dpi=100)
     plt.close(fig)
 
 
@@ -79,11 +87,11 @@ def main() -> None:
             list(pool.map(lambda job: run(*job, args), jobs))
     summaries = {}
     for task, mode in jobs:
-        if summary := finished(f"{task}-{mode}-{args.size}"):
+        if summary := finished(f"{task}-{mode}-{label(args)}"):
             summaries[task, mode] = summary
     for task in {task for task, _ in summaries}:
-        plot(task, args.size)
-    (HERE / f"results_tasks_{args.size}.json").write_text(
+        plot(task, args)
+    (HERE / f"results_tasks_{label(args)}.json").write_text(
         json.dumps(list(summaries.values()), indent=2) + "\n"
     )
     print(
