@@ -42,9 +42,14 @@ def run(task: str, mode: str, args: argparse.Namespace) -> dict:
     return train_run(f"{task}-{mode}-{label(args)}", cmd, args.jobs)
 
 
+def suffix(args: argparse.Namespace) -> str:
+    """``-NAME`` for a config file NAME.toml, empty without one."""
+    return f"-{Path(args.config).stem}" if args.config else ""
+
+
 def label(args: argparse.Namespace) -> str:
     """What tells a table's runs apart: the size, and the config file if one is given."""
-    return f"{args.size}-{Path(args.config).stem}" if args.config else str(args.size)
+    return f"{args.size}{suffix(args)}"
 
 
 def plot(task: str, args: argparse.Namespace) -> None:
@@ -59,14 +64,13 @@ def plot(task: str, args: argparse.Namespace) -> None:
         xlabel="step",
         ylabel="held-out accuracy (all levels)",
         ylim=(0, 1.02),
-        title=f"{task} (size {label(args).replace('-', ', ', 1)})",
+        title=f"{task} (size {args.size}{suffix(args).replace('-', ', ', 1)})",
     )
     ax.grid(alpha=0.3)
     if ax.lines:
         ax.legend()
     fig.tight_layout()
-    suffix = f"-{Path(args.config).stem}" if args.config else ""
-    fig.savefig(HERE / f"curves_{task}{suffix}.png", dpi=100)
+    fig.savefig(HERE / f"curves_{task}{suffix(args)}.png", dpi=100)
     plt.close(fig)
 
 

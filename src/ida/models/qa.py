@@ -253,15 +253,16 @@ class QAModel(nn.Module):
         if relation is not None:  # same[b, p, f, a]: token p == slot a of fact f
             same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
             same = same * (tokens != PAD)[:, :, None, None]
+            if self.shape.sink:  # the sink holds no token: no relational bias
+                same = F.pad(same, (0, 0, 0, 1))
         last = len(self.decoder) - 1
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             part = read if layer == last else slice(None)
             bias = mask.expand(-1, -1, len(range(x.shape[1])[part]), -1)  # [B, 1, S_part, F]
             if same is not None:
-                relational = RELATION_SCALE * torch.einsum(
+                bias = mask + RELATION_SCALE * torch.einsum(
                     "bpfa,hpa->bhpf", same[:, part], relation[layer][:, part]
                 )
-                bias = mask + (F.pad(relational, (0, 1)) if self.shape.sink else relational)
             bias = groups.scatter(bias).transpose(1, 2).flatten(2, 3)  # [I, *, width * S, F]
             x = block(x, memory=layer_kv, memory_bias=bias, groups=groups, read=part)
         return self.norm(x)
