@@ -5,8 +5,17 @@ import pytest
 import torch
 
 from ida.models.fan import FanModel
-from ida.models.qa import BatchedAnswerer, ModelShape, QAModel
+from ida.models.qa import BatchedAnswerer, Groups, ModelShape, QAModel
 from ida.tasks import get_task
+
+# the model's optional parts: every invariance below holds with each of them
+VARIANTS = {
+    "plain": {},
+    "sink": {"sink": True},
+    "doubling": {"doubling": True, "enc_layers": 3},
+    "walk": {"doubling": True, "walk": True, "sink": True, "enc_layers": 3},
+}
+variants = pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
 
 
 def model_for(task, relation_prior=0.0, **kw):
@@ -25,8 +34,8 @@ def model_for(task, relation_prior=0.0, **kw):
     ).eval()
 
 
-@pytest.mark.parametrize("sink", [False, True])
-def test_encoding_once_matches_encoding_per_question(sink):
+@variants
+def test_encoding_once_matches_encoding_per_question(variant):
     task = get_task("shortest_path", 8)
     rng = np.random.default_rng(0)
     insts = [task.sample_instance(rng) for _ in range(3)]
@@ -34,7 +43,7 @@ def test_encoding_once_matches_encoding_per_question(sink):
     items = [
         (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
     ]
-    model = model_for(task, sink=sink)
+    model = model_for(task, **variant)
     with torch.no_grad():
         batched = model(
             facts, torch.tensor([q for _, q in items]), torch.tensor([s for s, _ in items])
@@ -46,8 +55,8 @@ def test_encoding_once_matches_encoding_per_question(sink):
     assert BatchedAnswerer(model, facts)(items) == batched.argmax(-1).tolist()
 
 
-@pytest.mark.parametrize("sink", [False, True])
-def test_padding_rows_and_fact_order_do_not_matter(sink):
+@variants
+def test_padding_rows_and_fact_order_do_not_matter(variant):
     task = get_task("permutation_powering", 8)
     inst = task.sample_instance(np.random.default_rng(1))
     facts = torch.from_numpy(inst.facts)[None]
@@ -55,30 +64,30 @@ def test_padding_rows_and_fact_order_do_not_matter(sink):
     shuffled = facts[:, torch.randperm(facts.shape[1])]
     questions = torch.tensor([task.question(x, 3) for x in range(8)])
     index = torch.zeros(8, dtype=torch.long)
-    model = model_for(task, sink=sink)
+    model = model_for(task, **variant)
     with torch.no_grad():
         base = model(facts, questions, index)
         assert torch.allclose(base, model(padded, questions, index), atol=1e-5)
         assert torch.allclose(base, model(shuffled, questions, index), atol=1e-5)
 
 
-@pytest.mark.parametrize("sink", [False, True])
-def test_lopsided_batches_match_balanced_ones(sink):
+@variants
+def test_lopsided_batches_match_balanced_ones(variant):
     """Questions piled on one instance of many take the copy-per-question path; same answers."""
     task = get_task("permutation_powering", 8)
     rng = np.random.default_rng(2)
     insts = [task.sample_instance(rng) for _ in range(100)]
     facts = torch.from_numpy(np.stack([i.facts for i in insts]))
     questions = torch.tensor([task.sample_question(rng, insts[0], 2) for _ in range(12)])
-    model = model_for(task, sink=sink)
+    model = model_for(task, **variant)
     with torch.no_grad():
         lopsided = model(facts, questions, torch.zeros(12, dtype=torch.long))
         alone = model(facts[:1], questions, torch.zeros(12, dtype=torch.long))
     assert torch.allclose(lopsided, alone, atol=1e-5)
 
 
-@pytest.mark.parametrize("sink", [False, True])
-def test_grouped_batches_match_one_question_at_a_time_with_gradients(sink):
+@variants
+def test_grouped_batches_match_one_question_at_a_time_with_gradients(variant):
     """Questions in any order, some instances asked nothing: the batched forward pass and its
     gradients equal those of answering each question alone, for A and for H'."""
     task = get_task("shortest_path", 8)
@@ -90,7 +99,7 @@ def test_grouped_batches_match_one_question_at_a_time_with_gradients(sink):
     torch.manual_seed(1)
     answered = torch.randint(1, task.vocab_size, (len(index), 2, task.question_len + 1))
     answered[..., -1] = torch.randint(0, task.answer_size + 1, (len(index), 2))
-    shape = model_for(task, sink=sink).shape
+    shape = model_for(task, **variant).shape
     for model in (QAModel(shape), FanModel(shape)):
         extra = [answered] if isinstance(model, FanModel) else []
 
@@ -141,7 +150,7 @@ def test_relation_prior_removes_the_plateau_before_the_first_lookup():
     assert accuracy > 0.95
 
 
-def test_relation_prior_and_sink_are_set_from_the_config():
+def test_relation_prior_sink_and_doubling_are_set_from_the_config():
     from ida.runs.build import make_model
     from ida.runs.config import TrainConfig
 
@@ -153,6 +162,10 @@ def test_relation_prior_and_sink_are_set_from_the_config():
     for sink in (False, True):
         model = make_model(task, TrainConfig(attention_sink=sink, d_model=16, n_heads=2))
         assert model.shape.sink is sink and hasattr(model, "sink") is sink
+    for doubling in (False, True):
+        model = make_model(task, TrainConfig(pointer_doubling=doubling, d_model=16, n_heads=2))
+        assert model.shape.doubling is doubling
+        assert hasattr(model, "doubling_weight") is doubling
 
 
 def test_the_sink_is_a_null_entry_after_the_facts():
@@ -182,3 +195,66 @@ def test_the_sink_is_a_null_entry_after_the_facts():
         after = model(facts, question, index), model(facts.flip(-1), question, index)
     assert not torch.allclose(*before, atol=1e-3)  # the facts matter...
     assert torch.allclose(*after, atol=1e-5)  # ...until all attention rests on the sink
+
+
+def pointer_model(task, inst, **kw):
+    """A model whose encoder head 0 follows the permutation's pointer 1, 2, 4, ... hops per layer
+    (the biases alone: no query weights), and each element's fact row."""
+    model = model_for(task, doubling=True, enc_layers=3, **kw)
+    with torch.no_grad():
+        for block in model.encoder:
+            block.attn.query.weight.zero_()
+            block.attn.query.bias.zero_()
+        model.fact_relation.zero_()
+        model.fact_relation[0, :, 1, 0] = 2.0  # layer 0: my y is the other fact's x
+        model.doubling_weight.fill_(1.0)
+    return model, {int(x) - 1: f for f, x in enumerate(inst.facts[:, 0])}
+
+
+def hops(inst, x, k):
+    for _ in range(k):
+        x = int(inst.data[x])
+    return x
+
+
+def test_doubling_follows_the_previous_layers_pointer_twice():
+    """A layer-0 head that attends from the fact (x, s(x)) to the fact (s(x), s^2(x)) makes the
+    same head of layer 1 attend two hops on (to the fact for s^2(x)), and layer 2 four hops: the
+    pointer doubles with each layer, with no query or key weights at all."""
+    task = get_task("permutation_powering", 16)
+    inst = task.sample_instance(np.random.default_rng(6))
+    facts = torch.from_numpy(inst.facts)[None]
+    model, row = pointer_model(task, inst)
+    with torch.no_grad():
+        _, _, maps = model.encode_facts(facts)
+    for layer, k in enumerate((1, 2, 4)):
+        target = [row[hops(inst, x, k)] for x in inst.facts[:, 0] - 1]
+        weights = maps[layer][0, 0, torch.arange(16), torch.tensor(target)]
+        assert (weights > 0.9).all(), (layer, weights.min())
+    _, _, plain_maps = model_for(task, enc_layers=3).encode_facts(facts, attention_maps=True)
+    assert len(plain_maps) == 3 and plain_maps[0].shape == (1, 2, 16, 16)
+
+
+@pytest.mark.parametrize("gates", [(0, 0, 0), (1, 0, 0), (0, 1, 1), (1, 0, 1)])
+def test_the_walk_moves_as_many_hops_as_its_gates_spell(gates):
+    """The walk starts where the first decoder layer looked (here: the fact for x) and, for each
+    open gate, moves along that encoder layer's pointer: gates (1, 0, 1) end 1 + 4 hops on."""
+    task = get_task("permutation_powering", 16)
+    inst = task.sample_instance(np.random.default_rng(7))
+    facts = torch.from_numpy(inst.facts)[None]
+    model, row = pointer_model(task, inst, walk=True, sink=True)
+    xs = torch.arange(16)
+    with torch.no_grad():
+        model.walk_heads.copy_(torch.tensor([[20.0, 0.0]] * 3))  # head 0 of every layer
+        model.walk_start.copy_(torch.tensor([20.0] + [0.0] * 5))  # the x token, head 0
+        model.walk_gate.weight.zero_()
+        model.walk_gate.bias.copy_(torch.tensor(gates) * 40.0 - 20.0)
+        memory = model.select(model.encode(facts), torch.zeros(16, dtype=torch.long))
+        cross = torch.zeros(16, 3, 2, 17)  # [B, S, heads, F + sink]: position 0 reads fact x
+        cross[xs, 0, 0, torch.tensor([row[int(x)] for x in xs])] = 1.0
+        groups = Groups(memory.index, 1)
+        trail = model.pointer_walk(cross, torch.zeros(16, 32), memory.hops, groups)
+    k = sum(g << layer for layer, g in enumerate(gates))
+    assert trail.shape == (16, 17)
+    assert trail.argmax(-1).tolist() == [row[hops(inst, int(x), k)] for x in xs]
+    assert (trail.exp()[:, :16].max(-1).values > 0.9).all()

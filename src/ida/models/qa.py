@@ -12,6 +12,20 @@ the relation every algorithmic task is made of (a pointer ``y`` in one fact name
 another) and it spares the model a long plateau before it discovers it from embeddings alone.
 ``relation_prior`` starts every such bias above zero (attend to facts that share a token) instead
 of at zero, which removes the plateau before the first lookup is learned.
+
+With ``doubling=True`` each encoder layer after the first also biases head h towards where head
+h's attention of the previous layer, applied twice, leads (a learned weight times log A^2). A head
+that follows a pointer (the fact whose ``x`` is my ``y``) can then follow it two hops in the next
+layer, four in the one after: L layers reach 2^(L-1) hops, where learning each computed pointer
+from scratch stalled for hundreds of steps per new hop.
+
+With ``walk=True`` the decoder also walks those pointers. Where the first decoder layer's
+cross-attention lands is a distribution over facts; for each encoder layer in turn a gate, read
+from the question, decides whether to move it along that layer's attention (a learned mixture of
+its heads). The last decoder layer is biased towards where the walk ends. With ``doubling`` the
+layers' pointers go 1, 2, 4, ... hops, so the gates spell out a number of hops in binary: s^k(x)
+is one read at the fact k - 1 hops on, where decoding it from the superposed states the encoder
+left at x was slow to learn.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from torch.nn import functional as F
 from ida.tasks.base import PAD
 
 RELATION_SCALE = 10.0
+DOUBLING_PRIOR = 0.1  # the doubling weights' start: a weak pull towards the two-hop target
 
 
 @dataclass(frozen=True)
@@ -34,12 +49,14 @@ class Memory:
 
     ``kv`` per decoder layer (keys, values) [I, heads, F, d_head]; ``mask`` [I, 1, 1, F] additive
     (-inf on padding facts); ``facts`` [I, F, fact_len]; ``index`` [B]: question b's instance
-    (None before ``QAModel.select``)."""
+    (None before ``QAModel.select``); ``hops`` [I, enc_layers, F, F]: each encoder layer's
+    attention, its heads mixed, for the decoder's pointer walk (None without ``walk``)."""
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor
     facts: torch.Tensor
     index: torch.Tensor | None = None
+    hops: torch.Tensor | None = None
 
 
 class Groups:
@@ -82,6 +99,8 @@ class ModelShape:
     dec_layers: int = 2
     relational: bool = True
     sink: bool = False
+    doubling: bool = False
+    walk: bool = False
 
 
 class Attention(nn.Module):
@@ -108,16 +127,44 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(self.split(self.query(x)), k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).flatten(2))
 
+    def weighted(
+        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward``, and its attention weights [N, heads, S_x, S]."""
+        q = self.split(self.query(x))
+        weights = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + mask).softmax(-1)
+        return self.out((weights @ v).transpose(1, 2).flatten(2)), weights
+
     def grouped(
         self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, groups: Groups
     ) -> torch.Tensor:
         """Cross-attention from questions ``x`` [B, S, d] to their instances' ``k``, ``v``
         [I, heads, F, d_head], with ``bias`` [I, 1 or heads, width * S, F] (``Groups`` layout)."""
+        return self.grouped_weighted(x, k, v, bias, groups, weights=False)[0]
+
+    def grouped_weighted(
+        self,
+        x: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        bias: torch.Tensor,
+        groups: Groups,
+        weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``grouped``, and (with ``weights``) its attention weights [B, S, heads, F]."""
         q = groups.scatter(self.query(x))  # [I, width, S, d]
         width, length = q.shape[1], q.shape[2]
-        y = F.scaled_dot_product_attention(self.split(q.flatten(1, 2)), k, v, attn_mask=bias)
+        q = self.split(q.flatten(1, 2))
+        attention = None
+        if weights:
+            attention = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + bias).softmax(-1)
+            y = attention @ v
+            attention = attention.unflatten(2, (width, length)).permute(0, 2, 3, 1, 4)
+            attention = groups.gather(attention)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         y = y.transpose(1, 2).flatten(2).unflatten(1, (width, length))
-        return self.out(groups.gather(y))
+        return self.out(groups.gather(y)), attention
 
 
 class Block(nn.Module):
@@ -139,17 +186,28 @@ class Block(nn.Module):
         memory_bias: torch.Tensor | None = None,
         groups: Groups | None = None,
         read: slice = slice(None),
-    ) -> torch.Tensor:
-        """``read``: the positions whose outputs are wanted (all of them attend, as keys)."""
+        weights: str | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``read``: the positions whose outputs are wanted (all of them attend, as keys).
+        ``weights``: "self" or "cross" also returns that attention's weights (see ``Attention``)."""
         h = self.norm1(x)
         k, v = self.attn.keys_values(h)
         x, h = x[:, read], h[:, read]
         if self_mask is not None:
             self_mask = self_mask[:, :, read]
-        x = x + self.attn(h, k, v, self_mask)
+        attention = None
+        if weights == "self":
+            y, attention = self.attn.weighted(h, k, v, self_mask)
+        else:
+            y = self.attn(h, k, v, self_mask)
+        x = x + y
         if self.cross is not None:
-            x = x + self.cross.grouped(self.norm2(x), *memory, memory_bias, groups)
-        return x + self.mlp(self.norm3(x))
+            y, cross = self.cross.grouped_weighted(
+                self.norm2(x), *memory, memory_bias, groups, weights=weights == "cross"
+            )
+            x, attention = x + y, cross if weights == "cross" else attention
+        x = x + self.mlp(self.norm3(x))
+        return x if weights is None else (x, attention)
 
 
 class QAModel(nn.Module):
@@ -161,6 +219,8 @@ class QAModel(nn.Module):
         super().__init__()
         if shape.dec_layers < 1:
             raise ValueError("the decoder needs at least one layer")
+        if shape.walk and shape.dec_layers < 2:
+            raise ValueError("the pointer walk needs at least two decoder layers")
         self.shape = shape
         d, h = shape.d_model, shape.n_heads
         self.embed = nn.Embedding(shape.vocab_size, d, padding_idx=PAD)
@@ -180,10 +240,37 @@ class QAModel(nn.Module):
             prior = float(relation_prior)
             self.fact_relation = nn.Parameter(torch.full((shape.enc_layers, h, lf, lf), prior))
             self.question_relation = nn.Parameter(torch.full((shape.dec_layers, h, lq, lf), prior))
+        if shape.doubling:  # per encoder layer and head: weight of log(previous attention^2)
+            self.doubling_weight = nn.Parameter(torch.full((shape.enc_layers, h), DOUBLING_PRIOR))
+        if shape.walk:
+            lq = shape.question_len + 1
+            self.walk_start = nn.Parameter(torch.zeros(lq * h))  # mixes layer 0's cross-attention
+            self.walk_heads = nn.Parameter(torch.zeros(shape.enc_layers, h))  # mixes each map
+            self.walk_gate = nn.Linear(d, shape.enc_layers)  # the question's hops, per layer
+            self.walk_weight = nn.Parameter(torch.full((h,), DOUBLING_PRIOR))
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
         and the additive attention mask [I, 1, 1, F] (-inf on padding facts)."""
+        x, mask, maps = self.encode_facts(facts, attention_maps=self.shape.walk)
+        hops = None
+        if self.shape.walk:  # [I, enc_layers, F, F]
+            hops = torch.einsum("lihfg,lh->ilfg", torch.stack(maps), self.walk_heads.softmax(-1))
+        if not self.shape.sink:
+            kv = [block.cross.keys_values(x) for block in self.decoder]
+            return Memory(kv, mask, facts, hops=hops)
+        kv = [
+            block.cross.keys_values(torch.cat([x, sink.expand(len(x), 1, -1)], dim=1))
+            for block, sink in zip(self.decoder, self.sink, strict=True)
+        ]
+        return Memory(kv, F.pad(mask, (0, 1)), facts, hops=hops)
+
+    def encode_facts(
+        self, facts: torch.Tensor, attention_maps: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """The encoder: facts [I, F, fact_len] -> states [I, F, d], the mask [I, 1, 1, F], and
+        (with ``attention_maps`` or ``doubling``) each layer's attention weights [I, heads, F, F]:
+        row f is where fact f looked."""
         real = (facts != PAD).any(-1)
         mask = torch.zeros(real.shape, device=facts.device).masked_fill(~real, float("-inf"))
         mask = mask[:, None, None, :]
@@ -192,28 +279,29 @@ class QAModel(nn.Module):
             same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]).float()
             same = same * (facts != PAD)[:, :, None, :, None]
         x = self.fact_in(self.embed(facts).flatten(2))
+        maps: list[torch.Tensor] = []
         for layer, block in enumerate(self.encoder):
             bias = mask
             if same is not None:
                 bias = mask + RELATION_SCALE * torch.einsum(
                     "ifgab,hab->ihfg", same, self.fact_relation[layer]
                 )
-            x = block(x, self_mask=bias)
-        x = self.memory_norm(x)
-        if not self.shape.sink:
-            return Memory([block.cross.keys_values(x) for block in self.decoder], mask, facts)
-        kv = [
-            block.cross.keys_values(torch.cat([x, sink.expand(len(x), 1, -1)], dim=1))
-            for block, sink in zip(self.decoder, self.sink, strict=True)
-        ]
-        return Memory(kv, F.pad(mask, (0, 1)), facts)
+            if self.shape.doubling and maps:  # two hops of each head's previous pointer
+                two_hops = torch.log(maps[-1] @ maps[-1] + 1e-6)
+                bias = bias + RELATION_SCALE * self.doubling_weight[layer][:, None, None] * two_hops
+            if self.shape.doubling or attention_maps:
+                x, weights = block(x, self_mask=bias, weights="self")
+                maps.append(weights)
+            else:
+                x = block(x, self_mask=bias)
+        return self.memory_norm(x), mask, maps
 
     @staticmethod
     def select(memory: Memory, index: torch.Tensor) -> Memory:
         """``memory`` for questions about instances ``index`` (one entry per question)."""
         if memory.index is not None:
             index = memory.index[index]
-        return Memory(memory.kv, memory.mask, memory.facts, index)
+        return Memory(memory.kv, memory.mask, memory.facts, index, memory.hops)
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """``memory`` selected for the questions [B, question_len] -> logits [B, answer]."""
@@ -224,7 +312,8 @@ class QAModel(nn.Module):
         q = self.embed(questions)
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
         relation = self.question_relation if self.shape.relational else None
-        return self.decode(memory, x, F.pad(questions, (0, 1)), relation, slice(-1, None))[:, 0]
+        tokens = F.pad(questions, (0, 1))
+        return self.decode(memory, x, tokens, relation, slice(-1, None), self.shape.walk)[:, 0]
 
     def decode(
         self,
@@ -233,20 +322,23 @@ class QAModel(nn.Module):
         tokens: torch.Tensor,
         relation: torch.Tensor | None,
         read: slice = slice(None),
+        walk: bool = False,
     ) -> torch.Tensor:
         """Run the decoder over the embedded sequence ``x`` [B, S, d] and return the final states
         of the positions ``read`` [B, S_read, d] (the last layer computes no others).
 
         ``tokens`` [B, S] are the input tokens behind ``x`` (PAD where a position holds none) and
         ``relation`` [dec_layers, heads, S, fact_len] the learned bias for position p's token
-        matching a fact's slot (None: no relational bias)."""
-        kv, index = memory.kv, memory.index
+        matching a fact's slot (None: no relational bias). ``walk``: the pointer walk (for the
+        sequence ``features`` builds) biases the last layer."""
+        kv, index, hops = memory.kv, memory.index, memory.hops
         if index is None:
             index = torch.arange(len(memory.facts), device=x.device)
         index = index.to(device=x.device, dtype=torch.long)  # 0 <= index < instances
         groups = Groups(index, len(memory.facts))
         if groups.instances * groups.width > 2 * len(index) + 64:  # lopsided: copy per question
             kv = [(k[index], v[index]) for k, v in kv]
+            hops = None if hops is None else hops[index]
             groups = Groups(torch.arange(len(index), device=x.device), len(index))
         mask, facts = memory.mask[index], memory.facts[index]
         same = None
@@ -255,7 +347,7 @@ class QAModel(nn.Module):
             same = same * (tokens != PAD)[:, :, None, None]
             if self.shape.sink:  # the sink holds no token: no relational bias
                 same = F.pad(same, (0, 0, 0, 1))
-        last = len(self.decoder) - 1
+        last, trail = len(self.decoder) - 1, None
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             part = read if layer == last else slice(None)
             bias = mask.expand(-1, -1, len(range(x.shape[1])[part]), -1)  # [B, 1, S_part, F]
@@ -263,9 +355,33 @@ class QAModel(nn.Module):
                 bias = mask + RELATION_SCALE * torch.einsum(
                     "bpfa,hpa->bhpf", same[:, part], relation[layer][:, part]
                 )
+            if trail is not None and layer == last:  # towards where the walk ended
+                walk_bias = self.walk_weight[:, None, None] * trail[:, None, None]  # [B, h, 1, F]
+                bias = bias + RELATION_SCALE * walk_bias
             bias = groups.scatter(bias).transpose(1, 2).flatten(2, 3)  # [I, *, width * S, F]
-            x = block(x, memory=layer_kv, memory_bias=bias, groups=groups, read=part)
+            step = dict(memory=layer_kv, memory_bias=bias, groups=groups, read=part)
+            if walk and layer == 0:
+                x, cross = block(x, **step, weights="cross")
+                trail = self.pointer_walk(cross, x[:, -1], hops, groups)
+            else:
+                x = block(x, **step)
         return self.norm(x)
+
+    def pointer_walk(
+        self, cross: torch.Tensor, state: torch.Tensor, hops: torch.Tensor, groups: Groups
+    ) -> torch.Tensor:
+        """Log of where the walk ends [B, F (+1 with the sink)]: it starts where the first
+        decoder layer's ``cross``-attention [B, S, heads, F] landed, and ``state`` [B, d] (the
+        question after that layer) gates one move along each of ``hops`` [I, L, F, F]."""
+        facts = hops.shape[-1]
+        start = self.walk_start.softmax(-1).view(cross.shape[1], cross.shape[2])
+        at = groups.scatter(torch.einsum("bshf,sh->bf", cross[..., :facts], start))  # [I, w, F]
+        gates = groups.scatter(torch.sigmoid(self.walk_gate(state)))  # [I, width, L]
+        for layer in range(hops.shape[1]):
+            gate = gates[..., layer : layer + 1]
+            at = at + gate * (at @ hops[:, layer] - at)
+        trail = torch.log(groups.gather(at) + 1e-6)
+        return F.pad(trail, (0, cross.shape[-1] - facts), value=float(np.log(1e-6)))
 
     def forward(
         self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor

@@ -58,6 +58,8 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
             enc_layers=cfg.enc_layers,
             dec_layers=cfg.dec_layers,
             sink=cfg.attention_sink,
+            doubling=cfg.pointer_doubling,
+            walk=cfg.pointer_walk,
         ),
         relation_prior=cfg.relation_prior,
     )

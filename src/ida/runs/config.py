@@ -35,6 +35,12 @@ class TrainConfig(BaseModel):
     attention_sink: bool = Field(
         False, description="a learned null entry in cross-attention: A can see nothing matched"
     )
+    pointer_doubling: bool = Field(
+        False, description="encoder heads may follow their previous layer's pointer twice"
+    )
+    pointer_walk: bool = Field(
+        False, description="the decoder walks the encoder's pointers, as many hops as it asks"
+    )
 
     # Amplify(H, A)
     depth: int = Field(1, ge=1, description="levels of H before subquestions go to A")
