@@ -109,7 +109,12 @@ def test_size_out_of_range(monkeypatch, capsys, tmp_path):
 
 @pytest.mark.parametrize(
     "text,match",
-    [("steps = = 1", "malformed config"), ("bogus = 1", "bogus"), ('steps = "many"', "steps")],
+    [
+        ("steps = = 1", "malformed config"),
+        ("bogus = 1", "bogus"),
+        ('steps = "many"', "steps"),
+        ("pointer_walk = true\ndec_layers = 1", "pointer_walk needs"),
+    ],
 )
 def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
     path = tmp_path / "bad.toml"

@@ -150,7 +150,7 @@ def test_relation_prior_removes_the_plateau_before_the_first_lookup():
     assert accuracy > 0.95
 
 
-def test_relation_prior_sink_and_doubling_are_set_from_the_config():
+def test_model_options_are_set_from_the_config():
     from ida.runs.build import make_model
     from ida.runs.config import TrainConfig
 
@@ -166,6 +166,8 @@ def test_relation_prior_sink_and_doubling_are_set_from_the_config():
         model = make_model(task, TrainConfig(pointer_doubling=doubling, d_model=16, n_heads=2))
         assert model.shape.doubling is doubling
         assert hasattr(model, "doubling_weight") is doubling
+        model = make_model(task, TrainConfig(pointer_walk=doubling, d_model=16, n_heads=2))
+        assert model.shape.walk is doubling and hasattr(model, "walk_gate") is doubling
 
 
 def test_the_sink_is_a_null_entry_after_the_facts():

@@ -120,20 +120,39 @@ class Attention(nn.Module):
         k, v = self.key_value(x).chunk(2, dim=-1)
         return self.split(k), self.split(v)
 
+    def attend(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        bias: torch.Tensor | None,
+        weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Split heads' ``q`` [N, heads, S_q, d_head] over ``k``, ``v`` with ``bias`` added to the
+        scores -> outputs [N, heads, S_q, d_head] and (with ``weights``) the weights."""
+        if not weights:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias), None
+        scores = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        attention = (scores if bias is None else scores + bias).softmax(-1)
+        return attention @ v, attention
+
     def forward(
         self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """``mask`` [N, 1 or heads, S_x, S] is added to the attention scores."""
-        y = F.scaled_dot_product_attention(self.split(self.query(x)), k, v, attn_mask=mask)
-        return self.out(y.transpose(1, 2).flatten(2))
+        return self.weighted(x, k, v, mask, weights=False)[0]
 
     def weighted(
-        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``forward``, and its attention weights [N, heads, S_x, S]."""
-        q = self.split(self.query(x))
-        weights = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + mask).softmax(-1)
-        return self.out((weights @ v).transpose(1, 2).flatten(2)), weights
+        self,
+        x: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        mask: torch.Tensor | None,
+        weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``forward``, and (with ``weights``) its attention weights [N, heads, S_x, S]."""
+        y, attention = self.attend(self.split(self.query(x)), k, v, mask, weights)
+        return self.out(y.transpose(1, 2).flatten(2)), attention
 
     def grouped(
         self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, groups: Groups
@@ -154,15 +173,10 @@ class Attention(nn.Module):
         """``grouped``, and (with ``weights``) its attention weights [B, S, heads, F]."""
         q = groups.scatter(self.query(x))  # [I, width, S, d]
         width, length = q.shape[1], q.shape[2]
-        q = self.split(q.flatten(1, 2))
-        attention = None
-        if weights:
-            attention = (q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + bias).softmax(-1)
-            y = attention @ v
+        y, attention = self.attend(self.split(q.flatten(1, 2)), k, v, bias, weights)
+        if attention is not None:
             attention = attention.unflatten(2, (width, length)).permute(0, 2, 3, 1, 4)
             attention = groups.gather(attention)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         y = y.transpose(1, 2).flatten(2).unflatten(1, (width, length))
         return self.out(groups.gather(y)), attention
 

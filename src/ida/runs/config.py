@@ -166,6 +166,8 @@ class TrainConfig(BaseModel):
             raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
         if self.human_budget and self.overseer != "learned":
             raise ValueError("human_budget applies to overseer 'learned'")
+        if self.pointer_walk and self.dec_layers < 2:
+            raise ValueError("pointer_walk needs dec_layers >= 2")
         for name in ("d_model", "fan_d_model"):
             if getattr(self, name) % self.n_heads:
                 raise ValueError(
