@@ -41,6 +41,7 @@ from ida.tasks.base import PAD
 
 RELATION_SCALE = 10.0
 DOUBLING_PRIOR = 0.1  # the doubling weights' start: a weak pull towards the two-hop target
+FLOOR = 1e-6  # added to attention weights before their log: nothing is ruled out entirely
 
 
 @dataclass(frozen=True)
@@ -137,40 +138,30 @@ class Attention(nn.Module):
         return attention @ v, attention
 
     def forward(
-        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """``mask`` [N, 1 or heads, S_x, S] is added to the attention scores."""
-        return self.weighted(x, k, v, mask, weights=False)[0]
-
-    def weighted(
         self,
         x: torch.Tensor,
         k: torch.Tensor,
         v: torch.Tensor,
-        mask: torch.Tensor | None,
-        weights: bool = True,
+        mask: torch.Tensor | None = None,
+        weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``forward``, and (with ``weights``) its attention weights [N, heads, S_x, S]."""
+        """``mask`` [N, 1 or heads, S_x, S] is added to the attention scores. Returns the output
+        and (with ``weights``) the attention weights [N, heads, S_x, S]."""
         y, attention = self.attend(self.split(self.query(x)), k, v, mask, weights)
         return self.out(y.transpose(1, 2).flatten(2)), attention
 
     def grouped(
-        self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, groups: Groups
-    ) -> torch.Tensor:
-        """Cross-attention from questions ``x`` [B, S, d] to their instances' ``k``, ``v``
-        [I, heads, F, d_head], with ``bias`` [I, 1 or heads, width * S, F] (``Groups`` layout)."""
-        return self.grouped_weighted(x, k, v, bias, groups, weights=False)[0]
-
-    def grouped_weighted(
         self,
         x: torch.Tensor,
         k: torch.Tensor,
         v: torch.Tensor,
         bias: torch.Tensor,
         groups: Groups,
-        weights: bool = True,
+        weights: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``grouped``, and (with ``weights``) its attention weights [B, S, heads, F]."""
+        """Cross-attention from questions ``x`` [B, S, d] to their instances' ``k``, ``v``
+        [I, heads, F, d_head], with ``bias`` [I, 1 or heads, width * S, F] (``Groups`` layout).
+        Returns the output and (with ``weights``) the attention weights [B, S, heads, F]."""
         q = groups.scatter(self.query(x))  # [I, width, S, d]
         width, length = q.shape[1], q.shape[2]
         y, attention = self.attend(self.split(q.flatten(1, 2)), k, v, bias, weights)
@@ -209,17 +200,15 @@ class Block(nn.Module):
         x, h = x[:, read], h[:, read]
         if self_mask is not None:
             self_mask = self_mask[:, :, read]
-        attention = None
-        if weights == "self":
-            y, attention = self.attn.weighted(h, k, v, self_mask)
-        else:
-            y = self.attn(h, k, v, self_mask)
+        y, attention = self.attn(h, k, v, self_mask, weights=weights == "self")
         x = x + y
         if self.cross is not None:
-            y, cross = self.cross.grouped_weighted(
+            y, cross = self.cross.grouped(
                 self.norm2(x), *memory, memory_bias, groups, weights=weights == "cross"
             )
-            x, attention = x + y, cross if weights == "cross" else attention
+            x = x + y
+            if weights == "cross":
+                attention = cross
         x = x + self.mlp(self.norm3(x))
         return x if weights is None else (x, attention)
 
@@ -301,7 +290,7 @@ class QAModel(nn.Module):
                     "ifgab,hab->ihfg", same, self.fact_relation[layer]
                 )
             if self.shape.doubling and maps:  # two hops of each head's previous pointer
-                two_hops = torch.log(maps[-1] @ maps[-1] + 1e-6)
+                two_hops = torch.log(maps[-1] @ maps[-1] + FLOOR)
                 bias = bias + RELATION_SCALE * self.doubling_weight[layer][:, None, None] * two_hops
             if self.shape.doubling or attention_maps:
                 x, weights = block(x, self_mask=bias, weights="self")
@@ -394,8 +383,8 @@ class QAModel(nn.Module):
         for layer in range(hops.shape[1]):
             gate = gates[..., layer : layer + 1]
             at = at + gate * (at @ hops[:, layer] - at)
-        trail = torch.log(groups.gather(at) + 1e-6)
-        return F.pad(trail, (0, cross.shape[-1] - facts), value=float(np.log(1e-6)))
+        trail = torch.log(groups.gather(at) + FLOOR)
+        return F.pad(trail, (0, cross.shape[-1] - facts), value=float(np.log(FLOOR)))
 
     def forward(
         self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor
