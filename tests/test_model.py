@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ida.models.fan import FanModel
-from ida.models.qa import BatchedAnswerer, Groups, ModelShape, QAModel
+from ida.models.qa import BatchedAnswerer, Groups, ModelShape, QAModel, link_moves
 from ida.tasks import get_task
 
 # the model's optional parts: every invariance below holds with each of them
@@ -14,6 +14,7 @@ VARIANTS = {
     "sink": {"sink": True},
     "doubling": {"doubling": True, "enc_layers": 3},
     "walk": {"doubling": True, "walk": True, "sink": True, "enc_layers": 3},
+    "reach": {"reach": 3, "sink": True},
 }
 variants = pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
 
@@ -168,6 +169,9 @@ def test_model_options_are_set_from_the_config():
         assert hasattr(model, "doubling_weight") is doubling
         model = make_model(task, TrainConfig(pointer_walk=doubling, d_model=16, n_heads=2))
         assert model.shape.walk is doubling and hasattr(model, "walk_gate") is doubling
+    for reach in (0, 5):
+        model = make_model(task, TrainConfig(pointer_reach=reach, d_model=16, n_heads=2))
+        assert model.shape.reach == reach and hasattr(model, "reach_in") is bool(reach)
 
 
 def test_the_sink_is_a_null_entry_after_the_facts():
@@ -260,3 +264,60 @@ def test_the_walk_moves_as_many_hops_as_its_gates_spell(gates):
     assert trail.shape == (16, 17)
     assert trail.argmax(-1).tolist() == [row[hops(inst, int(x), k)] for x in xs]
     assert (trail.exp()[:, :16].max(-1).values > 0.9).all()
+
+
+def test_links_walk_the_graph_the_facts_describe():
+    """Moving along the link 'my slot 1 is your slot 0' from the edge (u, v) goes to the edges
+    leaving v: t >= 1 moves land on exactly the edges whose tail a walk of t - 1 edges reaches
+    from v, and each move spreads evenly. Padding facts link to nothing."""
+    task = get_task("shortest_path", 8)
+    inst = task.sample_instance(np.random.default_rng(8))
+    facts = torch.from_numpy(inst.facts)[None]
+    padded = torch.cat([facts, torch.zeros(1, 2, 2, dtype=torch.long)], dim=1)
+    links = link_moves(padded, 4)[0, 1 * 2 + 0]  # kind (slot 1 -> slot 0), [T, F, F]
+    edges = inst.facts - 3
+    adjacency = np.zeros((8, 8))
+    adjacency[edges[:, 0], edges[:, 1]] = 1
+    assert torch.equal(links[0], torch.eye(18))  # no move: where it started
+    for t in range(1, 4):
+        walks = np.linalg.matrix_power(adjacency, t - 1)  # walks[v, x] > 0: x in t - 1 edges
+        for f, (_, v) in enumerate(edges):
+            expected = walks[v, edges[:, 0]] > 0
+            assert torch.equal(links[t, f, :16] > 0, torch.from_numpy(expected)), (t, f)
+            assert torch.isclose(links[t, f].sum(), torch.tensor(1.0))
+        assert (links[t, 16:] == 0).all() and (links[t, :, 16:] == 0).all()
+
+
+def test_the_reach_profile_reads_shortest_distances_and_first_steps():
+    """From the edges leaving a (question position 1, slot 0) to the edges entering b (position
+    2, slot 1) along the graph's links: the first move count with a chance is dist(a, b) - 1.
+    Weights falling with the move count make each edge leaving a prefer the soonest arrival,
+    so the edge towards a shortest path draws the most attention."""
+    task = get_task("shortest_path", 16)
+    rng = np.random.default_rng(9)
+    inst = task.sample_instance(rng)
+    facts = torch.from_numpy(inst.facts)[None]
+    steps, dist = 7, inst.data.dist
+    pairs = [(a, b) for a in range(16) for b in range(16) if 1 <= dist[a, b] <= steps]
+    questions = torch.tensor([task.question(1, a, b, steps) for a, b in pairs])
+    model = model_for(task, reach=steps, sink=True)
+    sets, kinds = model.reach_weight.shape[1:3]
+    start, end, kind = 1 * 2 + 0, 2 * 2 + 1, 1 * 2 + 0  # (position, slot) sets, link (a, b)
+    with torch.no_grad():
+        weight = model.reach_in.weight.view(-1, sets, sets, kinds, steps)
+        weight.zero_()
+        weight[torch.arange(steps), start, end, kind, torch.arange(steps)] = 1.0
+        model.reach_in.bias.zero_()
+        model.reach_weight.zero_()
+        model.reach_weight[:, end, kind] = 4.0 ** -torch.arange(steps)
+        memory = model.select(model.encode(facts), torch.zeros(len(pairs), dtype=torch.long))
+        tokens = torch.nn.functional.pad(questions, (0, 1))
+        same = (tokens[:, :, None, None] == facts[:, None]) & (tokens != 0)[:, :, None, None]
+        profile, bias = model.reach_profile(same.float(), tokens, memory.reach, memory.index)
+    first = (profile[:, :steps] > -0.99).float().argmax(-1)
+    assert first.tolist() == [dist[a, b] - 1 for a, b in pairs]
+    assert bias.shape == (len(pairs), 2, 33)
+    for (a, b), row in zip(pairs, bias[:, 0], strict=True):
+        leaving = [f for f, (u, _) in enumerate(inst.facts - 3) if u == a]
+        best = max(leaving, key=lambda f: row[f])
+        assert dist[inst.facts[best, 1] - 3, b] == dist[a, b] - 1

@@ -26,6 +26,17 @@ its heads). The last decoder layer is biased towards where the walk ends. With `
 layers' pointers go 1, 2, 4, ... hops, so the gates spell out a number of hops in binary: s^k(x)
 is one read at the fact k - 1 hops on, where decoding it from the superposed states the encoder
 left at x was slow to learn.
+
+With ``reach=T`` the decoder also reads how soon the facts that hold one question token lead
+to the facts that hold another, moving along links between facts: fact f links to fact g when
+the token in f's slot a is in g's slot b (for shortest paths, a = 1, b = 0 links the edge (u, v)
+to the edges leaving v). For every start set (question position p, slot a), end set (p', b),
+kind of link and t = 0..T-1, the chance that t moves of a walk from the start set land in the
+end set is a feature of the answer slot, and each fact's own chance to get to an end set in t
+moves can bias the last layer's attention (learned weights). The first t with a chance above
+zero is a shortest distance; the fact that gets there soonest, a first step. These features
+are read off the tokens alone, so they cost no gradient, but their number grows as
+T * fact_len^4 * (question_len + 1)^2: meant for facts of two or three slots.
 """
 
 from __future__ import annotations
@@ -51,13 +62,15 @@ class Memory:
     ``kv`` per decoder layer (keys, values) [I, heads, F, d_head]; ``mask`` [I, 1, 1, F] additive
     (-inf on padding facts); ``facts`` [I, F, fact_len]; ``index`` [B]: question b's instance
     (None before ``QAModel.select``); ``hops`` [I, enc_layers, F, F]: each encoder layer's
-    attention, its heads mixed, for the decoder's pointer walk (None without ``walk``)."""
+    attention, its heads mixed, for the decoder's pointer walk (None without ``walk``); ``reach``
+    the tables ``reach_tables`` makes for the reach profile (None without ``reach``)."""
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor
     facts: torch.Tensor
     index: torch.Tensor | None = None
     hops: torch.Tensor | None = None
+    reach: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class Groups:
@@ -102,6 +115,7 @@ class ModelShape:
     sink: bool = False
     doubling: bool = False
     walk: bool = False
+    reach: int = 0
 
 
 class Attention(nn.Module):
@@ -251,22 +265,30 @@ class QAModel(nn.Module):
             self.walk_heads = nn.Parameter(torch.zeros(shape.enc_layers, h))  # mixes each map
             self.walk_gate = nn.Linear(d, shape.enc_layers)  # the question's hops, per layer
             self.walk_weight = nn.Parameter(torch.full((h,), DOUBLING_PRIOR))
+        if shape.reach:  # start sets x end sets x kinds of link x moves
+            sets, kinds = (shape.question_len + 1) * shape.fact_len, shape.fact_len**2
+            self.reach_in = nn.Linear(sets * sets * kinds * shape.reach, d)
+            self.reach_weight = nn.Parameter(torch.zeros(h, sets, kinds, shape.reach))
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
         and the additive attention mask [I, 1, 1, F] (-inf on padding facts)."""
-        x, mask, maps = self.encode_facts(facts, attention_maps=self.shape.walk)
+        shape = self.shape
+        x, mask, maps = self.encode_facts(facts, attention_maps=shape.walk)
         hops = None
-        if self.shape.walk:  # [I, enc_layers, F, F]
+        if shape.walk:  # [I, enc_layers, F, F]
             hops = torch.einsum("lihfg,lh->ilfg", torch.stack(maps), self.walk_heads.softmax(-1))
-        if not self.shape.sink:
+        reach = None
+        if shape.reach:
+            reach = reach_tables(facts, shape.reach, shape.vocab_size, sink=shape.sink)
+        if not shape.sink:
             kv = [block.cross.keys_values(x) for block in self.decoder]
-            return Memory(kv, mask, facts, hops=hops)
+            return Memory(kv, mask, facts, hops=hops, reach=reach)
         kv = [
             block.cross.keys_values(torch.cat([x, sink.expand(len(x), 1, -1)], dim=1))
             for block, sink in zip(self.decoder, self.sink, strict=True)
         ]
-        return Memory(kv, F.pad(mask, (0, 1)), facts, hops=hops)
+        return Memory(kv, F.pad(mask, (0, 1)), facts, hops=hops, reach=reach)
 
     def encode_facts(
         self, facts: torch.Tensor, attention_maps: bool = False
@@ -304,7 +326,7 @@ class QAModel(nn.Module):
         """``memory`` for questions about instances ``index`` (one entry per question)."""
         if memory.index is not None:
             index = memory.index[index]
-        return Memory(memory.kv, memory.mask, memory.facts, index, memory.hops)
+        return Memory(memory.kv, memory.mask, memory.facts, index, memory.hops, memory.reach)
 
     def answer_logits(self, memory: Memory, questions: torch.Tensor) -> torch.Tensor:
         """``memory`` selected for the questions [B, question_len] -> logits [B, answer]."""
@@ -316,7 +338,7 @@ class QAModel(nn.Module):
         x = torch.cat([q, self.answer_slot.expand(q.shape[0], 1, -1)], dim=1) + self.question_pos
         relation = self.question_relation if self.shape.relational else None
         tokens = F.pad(questions, (0, 1))
-        return self.decode(memory, x, tokens, relation, slice(-1, None), self.shape.walk)[:, 0]
+        return self.decode(memory, x, tokens, relation, slice(-1, None), pointers=True)[:, 0]
 
     def decode(
         self,
@@ -325,15 +347,15 @@ class QAModel(nn.Module):
         tokens: torch.Tensor,
         relation: torch.Tensor | None,
         read: slice = slice(None),
-        walk: bool = False,
+        pointers: bool = False,
     ) -> torch.Tensor:
         """Run the decoder over the embedded sequence ``x`` [B, S, d] and return the final states
         of the positions ``read`` [B, S_read, d] (the last layer computes no others).
 
         ``tokens`` [B, S] are the input tokens behind ``x`` (PAD where a position holds none) and
         ``relation`` [dec_layers, heads, S, fact_len] the learned bias for position p's token
-        matching a fact's slot (None: no relational bias). ``walk``: the pointer walk (for the
-        sequence ``features`` builds) biases the last layer."""
+        matching a fact's slot (None: no relational bias). ``pointers``: the model's pointer walk
+        and reach profile join in (for the sequence ``features`` builds, answer slot last)."""
         kv, index, hops = memory.kv, memory.index, memory.hops
         if index is None:
             index = torch.arange(len(memory.facts), device=x.device)
@@ -344,12 +366,17 @@ class QAModel(nn.Module):
             hops = None if hops is None else hops[index]
             groups = Groups(torch.arange(len(index), device=x.device), len(index))
         mask, facts = memory.mask[index], memory.facts[index]
-        same = None
-        if relation is not None:  # same[b, p, f, a]: token p == slot a of fact f
+        same = reach = None  # same[b, p, f, a]: token p == slot a of fact f
+        if relation is not None or (pointers and self.shape.reach):
             same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
             same = same * (tokens != PAD)[:, :, None, None]
-            if self.shape.sink:  # the sink holds no token: no relational bias
-                same = F.pad(same, (0, 0, 0, 1))
+        if pointers and self.shape.reach:
+            profile, reach = self.reach_profile(same, tokens, memory.reach, index)
+            x = torch.cat([x[:, :-1], x[:, -1:] + profile[:, None]], dim=1)
+        if relation is None:
+            same = None
+        elif self.shape.sink:  # the sink holds no token: no relational bias
+            same = F.pad(same, (0, 0, 0, 1))
         last, trail = len(self.decoder) - 1, None
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             part = read if layer == last else slice(None)
@@ -361,14 +388,48 @@ class QAModel(nn.Module):
             if trail is not None and layer == last:  # towards where the walk ended
                 walk_bias = self.walk_weight[:, None, None] * trail[:, None, None]  # [B, h, 1, F]
                 bias = bias + RELATION_SCALE * walk_bias
+            if reach is not None and layer == last:  # towards the facts that get there soonest
+                bias = bias + RELATION_SCALE * reach[:, :, None]
             bias = groups.scatter(bias).transpose(1, 2).flatten(2, 3)  # [I, *, width * S, F]
             step = dict(memory=layer_kv, memory_bias=bias, groups=groups, read=part)
-            if walk and layer == 0:
+            if pointers and self.shape.walk and layer == 0:
                 x, cross = block(x, **step, weights="cross")
                 trail = self.pointer_walk(cross, x[:, -1], hops, groups)
             else:
                 x = block(x, **step)
         return self.norm(x)
+
+    def reach_profile(
+        self,
+        same: torch.Tensor,
+        tokens: torch.Tensor,
+        tables: tuple[torch.Tensor, torch.Tensor],
+        index: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reach profile, embedded [B, d], and each fact's bias from it [B, heads, F (+1
+        with the sink)], for questions ``tokens`` [B, S] about instances ``index`` [B].
+        ``same`` [B, S, F, fact_len] says which facts hold the question's tokens where;
+        ``tables`` are ``reach_tables``' for the instances."""
+        ahead, logs = tables
+        slots = same.shape[-1]
+        with torch.no_grad():  # the start and end sets (position p, slot a) some fact fills;
+            # the others hold no fact: their features are -1 (the weights below count them)
+            live = same.any(2).any(0).flatten().nonzero()[:, 0]
+            position, slot = live // slots, live % slots
+            token = tokens[:, position]  # [B, live]
+            chance = ahead[index[:, None], slot, token]  # [B, live, kinds * T, F]
+            start = same.transpose(2, 3).flatten(1, 2)[:, live]  # [B, live, F]
+            start = start / start.sum(-1, keepdim=True).clamp(min=1)
+            profile = torch.einsum("bsf,bexf->bsex", start, chance).flatten(1)
+            profile = torch.log(profile + FLOOR) / -np.log(FLOOR)
+            per_fact = logs[index[:, None], slot, token]  # [B, live, kinds * T, F (+1)]
+        sets = self.reach_weight.shape[1]
+        weight = self.reach_in.weight.view(-1, sets, sets, chance.shape[2])
+        live_weight = weight[:, live][:, :, live].flatten(1)
+        embedded = F.linear(profile, live_weight, self.reach_in.bias)
+        embedded = embedded - (weight.sum((1, 2, 3)) - live_weight.sum(1))  # the dead ones' -1s
+        bias = self.reach_weight[:, live].flatten(1) @ per_fact.flatten(1, 2)  # [B, heads, F]
+        return embedded, bias
 
     def pointer_walk(
         self, cross: torch.Tensor, state: torch.Tensor, hops: torch.Tensor, groups: Groups
@@ -419,6 +480,39 @@ class BatchedAnswerer:
 
     def __call__(self, items: list[tuple[int, tuple[int, ...]]]) -> list[int]:
         return self.logits(items).argmax(-1).tolist()
+
+
+def link_moves(facts: torch.Tensor, steps: int) -> torch.Tensor:
+    """facts [I, F, fact_len] -> [I, fact_len^2, steps, F, F]: row f of entry (a * fact_len + b,
+    t) is where t moves lead from fact f, each move spreading evenly over the facts whose slot b
+    holds the token of the mover's slot a (no such fact: the walk stops)."""
+    real = (facts != PAD)[:, :, None, :, None]
+    same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real  # [I, F, G, a, b]
+    move = same.permute(0, 3, 4, 1, 2).flatten(1, 2).float()  # [I, kinds, F, G]
+    move = move / move.sum(-1, keepdim=True).clamp(min=1)
+    power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)
+    powers = [power]
+    for _ in range(steps - 1):
+        power = power @ move
+        powers.append(power)
+    return torch.stack(powers, dim=2)
+
+
+def reach_tables(
+    facts: torch.Tensor, steps: int, vocab: int, sink: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The chances the reach profile reads, for every token a question could hold (read off the
+    tokens: no gradient): ``ahead`` [I, fact_len, vocab, kinds * T, F], where (b, v, (kind, t),
+    f) is the chance that t moves of that kind lead from fact f to a fact holding v in slot b,
+    and its log(chance + FLOOR) / -log(FLOOR) in [-1, 0], with one more fact for the ``sink``,
+    which gets nowhere (-1)."""
+    with torch.no_grad():
+        links = link_moves(facts, steps).flatten(1, 2)  # [I, kinds * T, F, G]
+        holds = F.one_hot(facts, vocab).float()  # [I, G, fact_len, vocab]
+        holds[..., PAD] = 0.0
+        ahead = torch.einsum("ixfg,igbv->ibvxf", links, holds)
+        logs = torch.log(F.pad(ahead, (0, 1 if sink else 0)) + FLOOR) / -np.log(FLOOR)
+        return ahead, logs
 
 
 def item_tensors(items: list[tuple], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -60,6 +60,7 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
             sink=cfg.attention_sink,
             doubling=cfg.pointer_doubling,
             walk=cfg.pointer_walk,
+            reach=cfg.pointer_reach,
         ),
         relation_prior=cfg.relation_prior,
     )
