@@ -125,6 +125,13 @@ def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
     one_line_error(code, err, match)
 
 
+def test_a_reach_profile_too_wide_for_the_task(monkeypatch, capsys, tmp_path):
+    args = ["train", "wildcard_search", "--set", "pointer_reach=7", "--out", tmp_path / "r"]
+    code, _, err = ida(monkeypatch, capsys, *args)
+    one_line_error(code, err, "meant for facts of two or three slots")
+    assert not (tmp_path / "r").exists()
+
+
 def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_config):
     code, _, err = ida(monkeypatch, capsys, "eval", tmp_path / "nothing")
     one_line_error(code, err, "holds no ida run")

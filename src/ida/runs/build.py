@@ -46,7 +46,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+MAX_REACH_FEATURES = 50_000  # the reach profile's inputs: 7 x 16 x 25 on shortest_path
+
+
 def make_model(task: Task, cfg: TrainConfig) -> QAModel:
+    features = cfg.pointer_reach * task.fact_len**4 * (task.question_len + 1) ** 2
+    if features > MAX_REACH_FEATURES:
+        raise IdaError(
+            f"pointer_reach = {cfg.pointer_reach} on {task.name} makes {features:,} profile "
+            f"features (moves x fact_len^4 x (question_len + 1)^2), over {MAX_REACH_FEATURES:,}: "
+            "the reach profile is meant for facts of two or three slots"
+        )
     return QAModel(
         ModelShape(
             vocab_size=task.vocab_size,
@@ -205,7 +215,8 @@ def build_job(cfg: TrainConfig) -> Job:
     if cfg.amplify == "adversarial" and cfg.select == "adversary":
         adversary = Adversary(model.shape)
     if cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree:
-        shape = dataclasses.replace(model.shape, d_model=cfg.fan_d_model)
+        # H' reads questions and answers: the reach profile's tables would go unread
+        shape = dataclasses.replace(model.shape, d_model=cfg.fan_d_model, reach=0)
         imitation = OverseerImitation(
             task,
             shape,

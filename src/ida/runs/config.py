@@ -39,7 +39,7 @@ class TrainConfig(BaseModel):
         False, description="encoder heads may follow their previous layer's pointer twice"
     )
     pointer_reach: int = Field(
-        0, ge=0, description="hops of the decoder's reach profile (0: none): a shortest-path read"
+        0, ge=0, description="moves the decoder's reach profile counts up to (0: no profile)"
     )
     pointer_walk: bool = Field(
         False, description="the decoder walks the encoder's pointers, as many hops as it asks"
@@ -171,8 +171,6 @@ class TrainConfig(BaseModel):
             raise ValueError("human_budget applies to overseer 'learned'")
         if self.pointer_walk and self.dec_layers < 2:
             raise ValueError("pointer_walk needs dec_layers >= 2")
-        if self.pointer_reach and self.enc_layers < 1:
-            raise ValueError("pointer_reach needs enc_layers >= 1")
         for name in ("d_model", "fan_d_model"):
             if getattr(self, name) % self.n_heads:
                 raise ValueError(
