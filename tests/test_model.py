@@ -269,7 +269,7 @@ def test_the_walk_moves_as_many_hops_as_its_gates_spell(gates):
 def test_links_walk_the_graph_the_facts_describe():
     """Moving along the link 'my slot 1 is your slot 0' from the edge (u, v) goes to the edges
     leaving v: t >= 1 moves land on exactly the edges whose tail a walk of t - 1 edges reaches
-    from v, and each move spreads evenly. Padding facts link to nothing."""
+    from v, and each move spreads evenly. No move leads to or from a padding fact."""
     task = get_task("shortest_path", 8)
     inst = task.sample_instance(np.random.default_rng(8))
     facts = torch.from_numpy(inst.facts)[None]
