@@ -117,6 +117,12 @@ class ModelShape:
     walk: bool = False
     reach: int = 0
 
+    @property
+    def reach_features(self) -> int:
+        """The reach profile's inputs: start sets x end sets x kinds of link x moves."""
+        sets = (self.question_len + 1) * self.fact_len
+        return sets * sets * self.fact_len**2 * self.reach
+
 
 class Attention(nn.Module):
     """Multi-head attention whose keys and values can be computed once and reused."""
@@ -265,9 +271,9 @@ class QAModel(nn.Module):
             self.walk_heads = nn.Parameter(torch.zeros(shape.enc_layers, h))  # mixes each map
             self.walk_gate = nn.Linear(d, shape.enc_layers)  # the question's hops, per layer
             self.walk_weight = nn.Parameter(torch.full((h,), DOUBLING_PRIOR))
-        if shape.reach:  # start sets x end sets x kinds of link x moves
+        if shape.reach:
             sets, kinds = (shape.question_len + 1) * shape.fact_len, shape.fact_len**2
-            self.reach_in = nn.Linear(sets * sets * kinds * shape.reach, d)
+            self.reach_in = nn.Linear(shape.reach_features, d)
             self.reach_weight = nn.Parameter(torch.zeros(h, sets, kinds, shape.reach))
 
     def encode(self, facts: torch.Tensor) -> Memory:
@@ -299,10 +305,7 @@ class QAModel(nn.Module):
         real = (facts != PAD).any(-1)
         mask = torch.zeros(real.shape, device=facts.device).masked_fill(~real, float("-inf"))
         mask = mask[:, None, None, :]
-        same = None
-        if self.shape.relational:  # same[i, f, g, a, b]: slot a of fact f == slot b of fact g
-            same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]).float()
-            same = same * (facts != PAD)[:, :, None, :, None]
+        same = shared_slots(facts).float() if self.shape.relational else None
         x = self.fact_in(self.embed(facts).flatten(2))
         maps: list[torch.Tensor] = []
         for layer, block in enumerate(self.encoder):
@@ -366,17 +369,16 @@ class QAModel(nn.Module):
             hops = None if hops is None else hops[index]
             groups = Groups(torch.arange(len(index), device=x.device), len(index))
         mask, facts = memory.mask[index], memory.facts[index]
-        same = reach = None  # same[b, p, f, a]: token p == slot a of fact f
-        if relation is not None or (pointers and self.shape.reach):
-            same = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
-            same = same * (tokens != PAD)[:, :, None, None]
-        if pointers and self.shape.reach:
-            profile, reach = self.reach_profile(same, tokens, memory.reach, index)
+        reaching = pointers and bool(self.shape.reach)
+        match = same = reach = None  # match[b, p, f, a]: token p == slot a of fact f
+        if relation is not None or reaching:
+            match = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
+            match = match * (tokens != PAD)[:, :, None, None]
+        if reaching:
+            profile, reach = self.reach_profile(match, tokens, memory.reach, index)
             x = torch.cat([x[:, :-1], x[:, -1:] + profile[:, None]], dim=1)
-        if relation is None:
-            same = None
-        elif self.shape.sink:  # the sink holds no token: no relational bias
-            same = F.pad(same, (0, 0, 0, 1))
+        if relation is not None:  # the sink holds no token: no relational bias
+            same = F.pad(match, (0, 0, 0, 1)) if self.shape.sink else match
         last, trail = len(self.decoder) - 1, None
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             part = read if layer == last else slice(None)
@@ -401,24 +403,24 @@ class QAModel(nn.Module):
 
     def reach_profile(
         self,
-        same: torch.Tensor,
+        match: torch.Tensor,
         tokens: torch.Tensor,
         tables: tuple[torch.Tensor, torch.Tensor],
         index: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The reach profile, embedded [B, d], and each fact's bias from it [B, heads, F (+1
         with the sink)], for questions ``tokens`` [B, S] about instances ``index`` [B].
-        ``same`` [B, S, F, fact_len] says which facts hold the question's tokens where;
+        ``match`` [B, S, F, fact_len] says which facts hold the question's tokens where;
         ``tables`` are ``reach_tables``' for the instances."""
         ahead, logs = tables
-        slots = same.shape[-1]
+        slots = match.shape[-1]
         with torch.no_grad():  # the start and end sets (position p, slot a) some fact fills;
             # the others hold no fact: their features are -1 (the weights below count them)
-            live = same.any(2).any(0).flatten().nonzero()[:, 0]
+            live = match.any(2).any(0).flatten().nonzero()[:, 0]
             position, slot = live // slots, live % slots
             token = tokens[:, position]  # [B, live]
             chance = ahead[index[:, None], slot, token]  # [B, live, kinds * T, F]
-            start = same.transpose(2, 3).flatten(1, 2)[:, live]  # [B, live, F]
+            start = match.transpose(2, 3).flatten(1, 2)[:, live]  # [B, live, F]
             start = start / start.sum(-1, keepdim=True).clamp(min=1)
             profile = torch.einsum("bsf,bexf->bsex", start, chance).flatten(1)
             profile = torch.log(profile + FLOOR) / -np.log(FLOOR)
@@ -482,13 +484,18 @@ class BatchedAnswerer:
         return self.logits(items).argmax(-1).tolist()
 
 
+def shared_slots(facts: torch.Tensor) -> torch.Tensor:
+    """facts [I, F, fact_len] -> [I, F, G, a, b]: slot a of fact f holds the token in slot b of
+    fact g (padding shares nothing)."""
+    real = (facts != PAD)[:, :, None, :, None]
+    return (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
+
+
 def link_moves(facts: torch.Tensor, steps: int) -> torch.Tensor:
     """facts [I, F, fact_len] -> [I, fact_len^2, steps, F, F]: row f of entry (a * fact_len + b,
     t) is where t moves lead from fact f, each move spreading evenly over the facts whose slot b
     holds the token of the mover's slot a (no such fact: the walk stops)."""
-    real = (facts != PAD)[:, :, None, :, None]
-    same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real  # [I, F, G, a, b]
-    move = same.permute(0, 3, 4, 1, 2).flatten(1, 2).float()  # [I, kinds, F, G]
+    move = shared_slots(facts).permute(0, 3, 4, 1, 2).flatten(1, 2).float()  # [I, kinds, F, G]
     move = move / move.sum(-1, keepdim=True).clamp(min=1)
     power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)
     powers = [power]

@@ -50,30 +50,27 @@ MAX_REACH_FEATURES = 50_000  # the reach profile's inputs: 7 x 16 x 25 on shorte
 
 
 def make_model(task: Task, cfg: TrainConfig) -> QAModel:
-    features = cfg.pointer_reach * task.fact_len**4 * (task.question_len + 1) ** 2
-    if features > MAX_REACH_FEATURES:
-        raise IdaError(
-            f"pointer_reach = {cfg.pointer_reach} on {task.name} makes {features:,} profile "
-            f"features (moves x fact_len^4 x (question_len + 1)^2), over {MAX_REACH_FEATURES:,}: "
-            "the reach profile is meant for facts of two or three slots"
-        )
-    return QAModel(
-        ModelShape(
-            vocab_size=task.vocab_size,
-            answer_size=task.answer_size,
-            fact_len=task.fact_len,
-            question_len=task.question_len,
-            d_model=cfg.d_model,
-            n_heads=cfg.n_heads,
-            enc_layers=cfg.enc_layers,
-            dec_layers=cfg.dec_layers,
-            sink=cfg.attention_sink,
-            doubling=cfg.pointer_doubling,
-            walk=cfg.pointer_walk,
-            reach=cfg.pointer_reach,
-        ),
-        relation_prior=cfg.relation_prior,
+    shape = ModelShape(
+        vocab_size=task.vocab_size,
+        answer_size=task.answer_size,
+        fact_len=task.fact_len,
+        question_len=task.question_len,
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        enc_layers=cfg.enc_layers,
+        dec_layers=cfg.dec_layers,
+        sink=cfg.attention_sink,
+        doubling=cfg.pointer_doubling,
+        walk=cfg.pointer_walk,
+        reach=cfg.pointer_reach,
     )
+    if shape.reach_features > MAX_REACH_FEATURES:
+        raise IdaError(
+            f"pointer_reach = {cfg.pointer_reach} on {task.name} makes {shape.reach_features:,} "
+            f"profile features (moves x fact_len^4 x (question_len + 1)^2), over "
+            f"{MAX_REACH_FEATURES:,}: the reach profile is meant for facts of two or three slots"
+        )
+    return QAModel(shape, relation_prior=cfg.relation_prior)
 
 
 def make_distiller(
