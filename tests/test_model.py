@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ida.models.fan import FanModel
-from ida.models.qa import BatchedAnswerer, Groups, ModelShape, QAModel, link_moves
+from ida.models.qa import Attention, BatchedAnswerer, Groups, ModelShape, QAModel, link_moves
 from ida.tasks import get_task
 
 # the model's optional parts: every invariance below holds with each of them
@@ -15,6 +15,7 @@ VARIANTS = {
     "doubling": {"doubling": True, "enc_layers": 3},
     "walk": {"doubling": True, "walk": True, "sink": True, "enc_layers": 3},
     "reach": {"reach": 3, "sink": True},
+    "answer_match": {"answer_match": True, "sink": True},
 }
 variants = pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
 
@@ -172,6 +173,14 @@ def test_model_options_are_set_from_the_config():
     for reach in (0, 5):
         model = make_model(task, TrainConfig(pointer_reach=reach, d_model=16, n_heads=2))
         assert model.shape.reach == reach and hasattr(model, "reach_in") is bool(reach)
+    for match in (False, True):
+        model = make_model(task, TrainConfig(answer_match=match, relation_prior=0.2, d_model=16))
+        assert model.shape.answer_match is match
+        if match:
+            bias = model.answer_relation
+            assert torch.equal(bias, torch.full_like(bias, 0.2))
+        else:
+            assert not hasattr(model, "answer_relation")
 
 
 def test_the_sink_is_a_null_entry_after_the_facts():
@@ -201,6 +210,43 @@ def test_the_sink_is_a_null_entry_after_the_facts():
         after = model(facts, question, index), model(facts.flip(-1), question, index)
     assert not torch.allclose(*before, atol=1e-3)  # the facts matter...
     assert torch.allclose(*after, atol=1e-5)  # ...until all attention rests on the sink
+
+
+def test_the_answer_slot_can_land_on_the_facts_that_match_the_whole_question(monkeypatch):
+    """With ``answer_match`` the answer slot's attention can rest on exactly the strings that
+    match every fixed bit of a wildcard pattern, where each position alone matches about half of
+    them (the biases alone here: no query weights)."""
+    from ida.tasks.wildcard_search import STAR
+
+    task = get_task("wildcard_search", 8)
+    rng = np.random.default_rng(6)
+    inst = task.sample_instance(rng)
+    model = model_for(task, answer_match=True, dec_layers=1)
+    with torch.no_grad():
+        model.decoder[0].cross.query.weight.zero_()
+        model.decoder[0].cross.query.bias.zero_()
+        model.question_relation.zero_()
+        model.answer_relation.zero_()
+        for p in range(task.width):
+            model.answer_relation[0, :, p, p] = 3.0
+    seen = []
+    attend = Attention.attend
+
+    def recording(self, q, k, v, bias, weights=False):
+        out, attention = attend(self, q, k, v, bias, weights=True)
+        seen.append(attention)
+        return out, attention if weights else None
+
+    monkeypatch.setattr(Attention, "attend", recording)
+    strings = inst.facts[:, :-1]
+    for level in (1, 2, 3):
+        question = task.sample_question(rng, inst, level)
+        matches = ((np.array(question) == STAR) | (strings == question)).all(1)
+        with torch.no_grad():
+            model(torch.from_numpy(inst.facts)[None], torch.tensor([question]), torch.tensor([0]))
+        landed = seen[-1][0, :, -1]  # the decoder's cross-attention, from the answer slot
+        expected = torch.from_numpy(matches / max(matches.sum(), 1)).float()
+        assert matches.any() and torch.allclose(landed, expected.expand_as(landed), atol=1e-6)
 
 
 def pointer_model(task, inst, **kw):

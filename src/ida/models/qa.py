@@ -13,6 +13,13 @@ another) and it spares the model a long plateau before it discovers it from embe
 ``relation_prior`` starts every such bias above zero (attend to facts that share a token) instead
 of at zero, which removes the plateau before the first lookup is learned.
 
+With ``answer_match=True`` the answer slot, which holds no token of its own, gets a relational
+bias too: the sum over every question position p and fact slot a of a learned per-head weight
+times [question token p is in slot a]. Without it each question position matches facts on its
+own token only, and a fact that matches the question as a whole (a pattern's every fixed bit, a
+pair of table keys) has to be found through the embeddings; with it the answer slot's first
+cross-attention can land on exactly those facts.
+
 With ``doubling=True`` each encoder layer after the first also biases head h towards where head
 h's attention of the previous layer, applied twice, leads (a learned weight times log A^2). A head
 that follows a pointer (the fact whose ``x`` is my ``y``) can then follow it two hops in the next
@@ -116,6 +123,7 @@ class ModelShape:
     doubling: bool = False
     walk: bool = False
     reach: int = 0
+    answer_match: bool = False
 
     @property
     def reach_features(self) -> int:
@@ -244,6 +252,8 @@ class QAModel(nn.Module):
             raise ValueError("the decoder needs at least one layer")
         if shape.walk and shape.dec_layers < 2:
             raise ValueError("the pointer walk needs at least two decoder layers")
+        if shape.answer_match and not shape.relational:
+            raise ValueError("the answer slot's match is a relational bias: it needs relational")
         self.shape = shape
         d, h = shape.d_model, shape.n_heads
         self.embed = nn.Embedding(shape.vocab_size, d, padding_idx=PAD)
@@ -275,6 +285,10 @@ class QAModel(nn.Module):
             sets, kinds = (shape.question_len + 1) * shape.fact_len, shape.fact_len**2
             self.reach_in = nn.Linear(shape.reach_features, d)
             self.reach_weight = nn.Parameter(torch.zeros(h, sets, kinds, shape.reach))
+        if shape.answer_match:  # the answer slot's bias: every question token against every slot
+            prior = float(relation_prior)
+            lq, lf = shape.question_len, shape.fact_len
+            self.answer_relation = nn.Parameter(torch.full((shape.dec_layers, h, lq, lf), prior))
 
     def encode(self, facts: torch.Tensor) -> Memory:
         """facts [I, F, fact_len] -> per decoder layer (keys, values) [I, heads, F, d_head],
@@ -379,6 +393,7 @@ class QAModel(nn.Module):
             x = torch.cat([x[:, :-1], x[:, -1:] + profile[:, None]], dim=1)
         if relation is not None:  # the sink holds no token: no relational bias
             same = F.pad(match, (0, 0, 0, 1)) if self.shape.sink else match
+        answering = pointers and self.shape.answer_match
         last, trail = len(self.decoder) - 1, None
         for layer, (block, layer_kv) in enumerate(zip(self.decoder, kv, strict=True)):
             part = read if layer == last else slice(None)
@@ -386,6 +401,11 @@ class QAModel(nn.Module):
             if same is not None:
                 bias = mask + RELATION_SCALE * torch.einsum(
                     "bpfa,hpa->bhpf", same[:, part], relation[layer][:, part]
+                )
+            if answering:  # the answer slot (last): how well each fact matches the question
+                whole = torch.einsum("bpfa,hpa->bhf", same[:, :-1], self.answer_relation[layer])
+                bias = bias + RELATION_SCALE * F.pad(
+                    whole[:, :, None], (0, 0, bias.shape[2] - 1, 0)
                 )
             if trail is not None and layer == last:  # towards where the walk ended
                 walk_bias = self.walk_weight[:, None, None] * trail[:, None, None]  # [B, h, 1, F]

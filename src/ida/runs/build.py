@@ -63,6 +63,7 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
         doubling=cfg.pointer_doubling,
         walk=cfg.pointer_walk,
         reach=cfg.pointer_reach,
+        answer_match=cfg.answer_match,
     )
     if shape.reach_features > MAX_REACH_FEATURES:
         raise IdaError(
@@ -212,8 +213,11 @@ def build_job(cfg: TrainConfig) -> Job:
     if cfg.amplify == "adversarial" and cfg.select == "adversary":
         adversary = Adversary(model.shape)
     if cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree:
-        # H' reads questions and answers: the reach profile's tables would go unread
-        shape = dataclasses.replace(model.shape, d_model=cfg.fan_d_model, reach=0)
+        # H' reads questions and answers, with no answer slot of A's kind: the reach profile's
+        # tables and the answer slot's match would go unread
+        shape = dataclasses.replace(
+            model.shape, d_model=cfg.fan_d_model, reach=0, answer_match=False
+        )
         imitation = OverseerImitation(
             task,
             shape,

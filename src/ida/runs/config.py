@@ -41,6 +41,9 @@ class TrainConfig(BaseModel):
     pointer_reach: int = Field(
         0, ge=0, description="moves the decoder's reach profile counts up to (0: no profile)"
     )
+    answer_match: bool = Field(
+        False, description="the answer slot's attention is biased by every question token's match"
+    )
     pointer_walk: bool = Field(
         False, description="the decoder walks the encoder's pointers, as many hops as it asks"
     )
