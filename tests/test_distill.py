@@ -23,6 +23,15 @@ def test_curriculum_advances_only_on_agreement():
     assert cur.level == 2  # never past the last level
 
 
+def test_curriculum_focus_is_the_share_at_the_newest_level():
+    rng = np.random.default_rng(0)
+    for focus, share in [(0.0, 1 / 4), (0.25, 0.25 + 0.75 / 4), (1.0, 1.0)]:
+        cur = Curriculum(num_levels=5, focus=focus)
+        cur.level = 3
+        sampled = cur.sample(rng, 20000)
+        assert sampled.max() == 3 and abs((sampled == 3).mean() - share) < 0.02
+
+
 def exp(start, n):
     ids = np.arange(start, start + n)
     return Experience(
@@ -51,26 +60,31 @@ def test_replay_keeps_the_latest_instances_and_their_questions_together():
 
 def test_tiny_ida_run_learns_well_above_chance(tmp_path):
     # No ground truth is used for training: targets come from H plus the model's subanswers.
+    # The relational prior and the sink make 300 steps enough on every seed tried (0-2: level 1
+    # at 0.62-0.94); without them this size learns level 0 on some seeds and nothing on others.
     cfg = make_config(
         task="permutation_powering",
         size=6,
-        steps=200,
-        eval_every=200,
+        steps=300,
+        eval_every=300,
         d_model=64,
         n_heads=4,
         enc_layers=1,
         dec_layers=2,
+        relation_prior=0.2,
+        attention_sink=True,
         instances_per_round=16,
         questions_per_instance=8,
         batch_instances=16,
         eval_per_level=64,
         curriculum_samples=64,
         advance_at=0.9,
-        lr=3e-3,
+        lr=1e-3,
         device="cpu",
     )
     summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
     chance = 1 / 6
     assert summary["accuracy_by_level"][0] > 0.9  # lookups learned from H's answers
-    assert summary["accuracy"] > 2.5 * chance
+    assert summary["accuracy_by_level"][1] > 3 * chance  # two lookups composed by H, learned
+    assert summary["accuracy"] > 3 * chance
     assert summary["labels"] == 0

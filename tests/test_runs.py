@@ -7,6 +7,7 @@ import torch
 from rich.console import Console
 
 from ida.errors import IdaError
+from ida.runs.build import build_job
 from ida.runs.checkpoint import load_checkpoint, save_checkpoint
 from ida.runs.config import make_config, read_config_file
 from ida.runs.run import load_job, train
@@ -39,6 +40,24 @@ def test_run_writes_everything(tmp_path, tiny):
     assert [json.loads(line)["step"] for line in lines] == [10, 20]
     # every root question costs one overseer call; supervised runs count labels instead
     assert summary["overseer_calls"] >= 20 * 8 * 8 and summary["labels"] == 0
+
+
+def test_the_run_reports_the_ema_teacher_unless_told_the_latest_weights(tiny):
+    job = build_job(make_config(tiny, curriculum_focus=0.25))
+    assert job.curriculum.focus == 0.25
+    assert job.answerer is job.loop.distiller.teacher
+    before = job.evaluate()["accuracy_by_level"]
+    with torch.no_grad():  # the latest weights now answer 0 to everything; the teacher is as was
+        job.model.head.bias[0] = 1e4
+    assert job.evaluate()["accuracy_by_level"] == before
+    job.cfg = make_config(tiny, eval_weights="latest")
+    assert job.answerer is job.model
+    latest = job.evaluate()["accuracy_by_level"]
+    assert latest != before
+    assert latest == [
+        (job.heldout.targets[job.heldout.levels == lv] == 0).mean()
+        for lv in range(job.task.num_levels)
+    ]
 
 
 def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):

@@ -122,7 +122,7 @@ def score_nodes(job, insts: list[Instance], trees: list[Node], slots: list[int])
     if job.adversary is not None:
         scorer, used = AdversaryScorer(job.adversary, facts), "adversary"
     else:
-        scorer, used = UncertaintyScorer(BatchedAnswerer(job.model, facts)), "uncertainty"
+        scorer, used = UncertaintyScorer(BatchedAnswerer(job.answerer, facts)), "uncertainty"
     nodes = [(slot, node) for slot, tree in zip(slots, trees, strict=True) for node in tree.walk()]
     scores = scorer([(slot, node.question, node.answer) for slot, node in nodes])
     for (_, node), s in zip(nodes, scores, strict=True):

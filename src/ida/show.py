@@ -38,7 +38,7 @@ def render_tree(job: Job, level: int | None, seed: int, facts: bool = False) -> 
     """Amplify(H, A) on one fresh question with the run's model; a rich renderable."""
     task = job.task
     inst, question, level = fresh_question(task, level, seed)
-    answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
+    answerer = BatchedAnswerer(job.answerer, torch.from_numpy(inst.facts[None]).to(job.device))
     amplifier = job.loop.amplifier
     if isinstance(amplifier, AdversarialAmplifier):  # the run's own way of asking H
         facts_t = torch.from_numpy(inst.facts[None]).to(job.device)
@@ -117,7 +117,7 @@ def render_audit(job: Job, level: int | None, seed: int, limit: int, order: str)
     if not speaks_weak_hch(task):
         raise IdaError(f"{task.name}: auditing unfolds H's fan-out/fan-in, which it lacks")
     inst, question, level = fresh_question(task, level, seed)
-    answerer = BatchedAnswerer(job.model, torch.from_numpy(inst.facts[None]).to(job.device))
+    answerer = BatchedAnswerer(job.answerer, torch.from_numpy(inst.facts[None]).to(job.device))
     (root,) = unfold(task, [inst], [(0, question)], answerer)
     used = score_nodes(job, [inst], [root], [0])
     nodes = inspection_order(root, lambda n: n.score, order)

@@ -168,9 +168,17 @@ class Job:
     def adversary(self) -> Adversary | None:
         return getattr(self.loop.distiller, "adversary", None)
 
+    @property
+    def answerer(self) -> QAModel:
+        """A as the run reports it (``eval_weights``): by default the EMA teacher, a running
+        average of the weights that amplification asks, steadier than the latest step's."""
+        if self.cfg.eval_weights == "latest":
+            return self.model
+        return self.loop.distiller.teacher
+
     def evaluate(self, data: Experience | None = None) -> dict:
         data = self.heldout if data is None else data
-        return evaluate(self.model, data, self.device, adversary=self.adversary)
+        return evaluate(self.answerer, data, self.device, adversary=self.adversary)
 
     def state_dict(self) -> dict:
         loop = self.loop
@@ -207,7 +215,9 @@ def build_job(cfg: TrainConfig) -> Job:
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = make_model(task, cfg).to(device)
-    curriculum = Curriculum(task.num_levels, cfg.advance_at, cfg.curriculum_samples)
+    curriculum = Curriculum(
+        task.num_levels, cfg.advance_at, cfg.curriculum_samples, cfg.curriculum_focus
+    )
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances))
     adversary = imitation = None
     if cfg.amplify == "adversarial" and cfg.select == "adversary":

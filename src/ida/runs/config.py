@@ -138,10 +138,18 @@ class TrainConfig(BaseModel):
     # curriculum
     advance_at: float = Field(0.95, gt=0, le=1)
     curriculum_samples: int = Field(512, ge=1)
+    curriculum_focus: float = Field(
+        0.5, ge=0, le=1, description="share of questions at the newest level; the rest uniform"
+    )
 
     # evaluation
     eval_every: int = Field(250, ge=1)
     eval_per_level: int = Field(512, ge=8)
+    eval_weights: Literal["ema", "latest"] = Field(
+        "ema",
+        description="A as evaluated, eval'd and shown: the EMA teacher (the running average "
+        "amplification asks) or the latest weights",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
