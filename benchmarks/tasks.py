@@ -5,8 +5,9 @@
     python benchmarks/tasks.py --config benchmarks/sink_prior.toml   # other settings
 
 Runs go to benchmarks/runs/TASK-MODE-LABEL (resumed if interrupted), LABEL being the size and,
-with ``--config``, the config file's name; the table is printed as Markdown and saved with
-per-task curve plots (benchmarks/curves_TASK[-CONFIG].png) and results_tasks_LABEL.json.
+with ``--config``, the config file's name and, with ``--seed N`` (N > 0), ``seedN``; the table
+is printed as Markdown and saved with per-task curve plots (benchmarks/curves_TASK[-SUFFIX].png)
+and results_tasks_LABEL.json.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TASKS = [
     "shortest_path",
     "union_find",
 ]
+MODES = ["ida", "supervised"]
 
 
 def run(task: str, mode: str, args: argparse.Namespace) -> dict:
@@ -43,18 +45,19 @@ def run(task: str, mode: str, args: argparse.Namespace) -> dict:
 
 
 def suffix(args: argparse.Namespace) -> str:
-    """``-NAME`` for a config file NAME.toml, empty without one."""
-    return f"-{Path(args.config).stem}" if args.config else ""
+    """``-NAME`` for a config file NAME.toml and ``-seedN`` for a seed N other than 0."""
+    config = f"-{Path(args.config).stem}" if args.config else ""
+    return config + (f"-seed{args.seed}" if args.seed else "")
 
 
 def label(args: argparse.Namespace) -> str:
-    """What tells a table's runs apart: the size, and the config file if one is given."""
+    """What tells a table's runs apart: the size and the suffix (``16-answer_match-seed1``)."""
     return f"{args.size}{suffix(args)}"
 
 
 def plot(task: str, args: argparse.Namespace) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
-    for mode, style in [("ida", "-"), ("supervised", "--")]:
+    for mode, style in zip(MODES, ["-", "--"], strict=True):
         records = metrics(f"{task}-{mode}-{label(args)}")
         if records:
             ax.plot(
@@ -64,7 +67,7 @@ def plot(task: str, args: argparse.Namespace) -> None:
         xlabel="step",
         ylabel="held-out accuracy (all levels)",
         ylim=(0, 1.02),
-        title=f"{task} (size {args.size}{suffix(args).replace('-', ', ', 1)})",
+        title=f"{task} (size {args.size}{suffix(args).replace('-', ', ')})",
     )
     ax.grid(alpha=0.3)
     if ax.lines:
@@ -77,6 +80,7 @@ def plot(task: str, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=TASKS)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=MODES)
     parser.add_argument("--size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -85,7 +89,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
     args = parser.parse_args()
-    jobs = [(task, mode) for task in args.tasks for mode in ("ida", "supervised")]
+    jobs = [(task, mode) for task in args.tasks for mode in args.modes]
     if not args.report:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda job: run(*job, args), jobs))

@@ -16,9 +16,8 @@ import json
 from pathlib import Path
 
 from runner import RUNS, finished
-from tasks import TASKS
+from tasks import MODES, TASKS
 
-from ida.evaluate import evaluate
 from ida.runs.run import load_job
 
 HERE = Path(__file__).parent
@@ -28,8 +27,9 @@ def compare(name: str) -> dict:
     """Held-out accuracy of one run's latest weights and of its EMA teacher."""
     job = load_job(RUNS / name)
     row = {"run": name}
-    for weights, model in [("latest", job.model), ("ema", job.loop.distiller.teacher)]:
-        result = evaluate(model, job.heldout, job.device)
+    for weights in ("latest", "ema"):
+        job.cfg = job.cfg.model_copy(update={"eval_weights": weights})
+        result = job.evaluate()
         row[weights] = result["accuracy"]
         row[f"{weights}_by_level"] = result["accuracy_by_level"]
     return row
@@ -41,10 +41,7 @@ def main() -> None:
     parser.add_argument("--labels", nargs="+", default=["16"])
     args = parser.parse_args()
     names = [
-        f"{task}-{mode}-{label}"
-        for label in args.labels
-        for task in args.tasks
-        for mode in ("ida", "supervised")
+        f"{task}-{mode}-{label}" for label in args.labels for task in args.tasks for mode in MODES
     ]
     rows = [compare(name) for name in names if finished(name)]
     (HERE / "results_weights.json").write_text(json.dumps(rows, indent=2) + "\n")

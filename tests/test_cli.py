@@ -70,6 +70,11 @@ def test_train_eval_show(monkeypatch, capsys, tmp_path, tiny_config):
     assert json.loads((run / "summary.json").read_text())["steps"] == 4
     code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--per-level", 8)
     assert code == 0 and len(json.loads(out)["accuracy_by_level"]) > 1
+    assert json.loads(out)["weights"] == "ema"
+    code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--weights", "latest")
+    assert code == 0 and json.loads(out)["weights"] == "latest"
+    code, _, err = ida(monkeypatch, capsys, "eval", run, "--weights", "best")
+    one_line_error(code, err, "--weights must be 'ema' or 'latest'")
     code, out, _ = ida(monkeypatch, capsys, "show", run)
     assert code == 0 and "[overseer]" in out and "[model]" in out
     code, out, _ = ida(

@@ -103,6 +103,10 @@ def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     per_level: Annotated[int, typer.Option(help="fresh questions per level")] = 1024,
     seed: Annotated[int, typer.Option(help="seed of the fresh questions")] = 12345,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="'ema' (the teacher) or 'latest'; default: the run's eval_weights"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Evaluate a run's checkpoint on fresh held-out questions, per difficulty level."""
@@ -113,19 +117,27 @@ def evaluate(
 
     if per_level < 8:
         raise IdaError("--per-level must be at least 8")
+    if weights not in (None, "ema", "latest"):
+        raise IdaError(f"--weights must be 'ema' or 'latest', not {weights!r}")
     job = load_job(run_dir)
+    if weights is not None:
+        job.cfg = job.cfg.model_copy(update={"eval_weights": weights})
     result = job.evaluate(heldout_set(job.task, np.random.default_rng([seed, 2]), per_level))
     result = {
         "task": job.task.name,
         "mode": job.cfg.mode,
         "size": job.task.size,
         "step": job.loop.step,
+        "weights": job.cfg.eval_weights,
         **result,
     }
     if as_json:
         out.print(json.dumps(result))
         return
-    table = Table(title=f"{run_dir}: {job.task.name} ({job.cfg.mode}), step {job.loop.step}")
+    table = Table(
+        title=f"{run_dir}: {job.task.name} ({job.cfg.mode}), step {job.loop.step}, "
+        f"{job.cfg.eval_weights} weights"
+    )
     table.add_column("level", justify="right")
     table.add_column("accuracy", justify="right")
     for lv, acc in enumerate(result["accuracy_by_level"]):

@@ -147,8 +147,8 @@ class TrainConfig(BaseModel):
     eval_per_level: int = Field(512, ge=8)
     eval_weights: Literal["ema", "latest"] = Field(
         "ema",
-        description="A as evaluated, eval'd and shown: the EMA teacher (the running average "
-        "amplification asks) or the latest weights",
+        description="the weights that evaluation, `ida eval`, `ida show` and `ida audit` use: "
+        "the EMA teacher (the running average amplification asks) or the latest step's",
     )
 
     @model_validator(mode="after")
