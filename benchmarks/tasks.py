@@ -4,10 +4,11 @@
     python benchmarks/tasks.py --tasks union_find --size 64 --device cuda
     python benchmarks/tasks.py --config benchmarks/sink_prior.toml   # other settings
 
-Runs go to benchmarks/runs/TASK-MODE-LABEL (resumed if interrupted), LABEL being the size and,
-with ``--config``, the config file's name and, with ``--seed N`` (N > 0), ``seedN``; the table
-is printed as Markdown and saved with per-task curve plots (benchmarks/curves_TASK[-SUFFIX].png)
-and results_tasks_LABEL.json.
+Runs go to benchmarks/runs/TASK-MODE-LABEL (resumed if interrupted), LABEL being the size, then
+with ``--config`` the config file's name, with ``--seed N`` (N > 0) ``seedN`` and with
+``--steps N`` ``Nsteps`` (``16-answer_match_focus-seed1-4000steps``); the table is printed as
+Markdown and saved with per-task curve plots (benchmarks/curves_TASK[-SUFFIX].png) and
+results_tasks_LABEL.json.
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ def run(task: str, mode: str, args: argparse.Namespace) -> dict:
 
 
 def suffix(args: argparse.Namespace) -> str:
-    """``-NAME`` for a config file NAME.toml and ``-seedN`` for a seed N other than 0."""
+    """``-NAME`` for a config file NAME.toml, ``-seedN`` for a seed N other than 0 and
+    ``-Nsteps`` for ``--steps N``."""
     config = f"-{Path(args.config).stem}" if args.config else ""
-    return config + (f"-seed{args.seed}" if args.seed else "")
+    seed = f"-seed{args.seed}" if args.seed else ""
+    return config + seed + (f"-{args.steps}steps" if args.steps else "")
 
 
 def label(args: argparse.Namespace) -> str:
