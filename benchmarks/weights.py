@@ -28,8 +28,7 @@ def compare(name: str) -> dict:
     job = load_job(RUNS / name)
     row = {"run": name}
     for weights in ("latest", "ema"):
-        job.cfg = job.cfg.model_copy(update={"eval_weights": weights})
-        result = job.evaluate()
+        result = job.evaluate(weights=weights)
         row[weights] = result["accuracy"]
         row[f"{weights}_by_level"] = result["accuracy_by_level"]
     return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
@@ -113,30 +113,31 @@ def evaluate(
     import numpy as np
 
     from ida.evaluate import heldout_set
+    from ida.runs.config import EvalWeights
     from ida.runs.run import load_job
 
     if per_level < 8:
         raise IdaError("--per-level must be at least 8")
-    if weights not in (None, "ema", "latest"):
-        raise IdaError(f"--weights must be 'ema' or 'latest', not {weights!r}")
+    if weights not in (None, *get_args(EvalWeights)):
+        choices = " or ".join(map(repr, get_args(EvalWeights)))
+        raise IdaError(f"--weights must be {choices}, not {weights!r}")
     job = load_job(run_dir)
-    if weights is not None:
-        job.cfg = job.cfg.model_copy(update={"eval_weights": weights})
-    result = job.evaluate(heldout_set(job.task, np.random.default_rng([seed, 2]), per_level))
+    weights = weights or job.cfg.eval_weights
+    data = heldout_set(job.task, np.random.default_rng([seed, 2]), per_level)
     result = {
         "task": job.task.name,
         "mode": job.cfg.mode,
         "size": job.task.size,
         "step": job.loop.step,
-        "weights": job.cfg.eval_weights,
-        **result,
+        "weights": weights,
+        **job.evaluate(data, weights),
     }
     if as_json:
         out.print(json.dumps(result))
         return
     table = Table(
         title=f"{run_dir}: {job.task.name} ({job.cfg.mode}), step {job.loop.step}, "
-        f"{job.cfg.eval_weights} weights"
+        f"{weights} weights"
     )
     table.add_column("level", justify="right")
     table.add_column("accuracy", justify="right")

@@ -27,7 +27,7 @@ from ida.learned_overseer import OverseerImitation
 from ida.loop import Loop
 from ida.models.qa import ModelShape, QAModel
 from ida.overseers import Corrupting, make_overseer
-from ida.runs.config import TrainConfig
+from ida.runs.config import EvalWeights, TrainConfig
 from ida.tasks import Task, get_task
 from ida.tasks.base import speaks_weak_hch
 from ida.trace import IMITATION, MODEL, overseer_calls
@@ -168,17 +168,22 @@ class Job:
     def adversary(self) -> Adversary | None:
         return getattr(self.loop.distiller, "adversary", None)
 
-    @property
-    def answerer(self) -> QAModel:
-        """A as the run reports it (``eval_weights``): by default the EMA teacher, a running
-        average of the weights that amplification asks, steadier than the latest step's."""
-        if self.cfg.eval_weights == "latest":
+    def weights(self, which: EvalWeights | None = None) -> QAModel:
+        """A with the weights ``which`` (default: the run's ``eval_weights``): "ema", the teacher,
+        a running average of the weights that amplification asks, steadier than "latest"."""
+        if (which or self.cfg.eval_weights) == "latest":
             return self.model
         return self.loop.distiller.teacher
 
-    def evaluate(self, data: Experience | None = None) -> dict:
+    @property
+    def answerer(self) -> QAModel:
+        """A as the run reports it (``eval_weights``)."""
+        return self.weights()
+
+    def evaluate(self, data: Experience | None = None, weights: EvalWeights | None = None) -> dict:
+        """Held-out accuracy (on ``data``, default the run's held-out set) of A's ``weights``."""
         data = self.heldout if data is None else data
-        return evaluate(self.answerer, data, self.device, adversary=self.adversary)
+        return evaluate(self.weights(weights), data, self.device, adversary=self.adversary)
 
     def state_dict(self) -> dict:
         loop = self.loop

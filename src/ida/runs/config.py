@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ida.errors import IdaError
 
+EvalWeights = Literal["ema", "latest"]  # the EMA teacher, or the latest step's weights
+
 
 class TrainConfig(BaseModel):
     """Defaults finish on 2 CPU cores in minutes at size 16."""
@@ -145,7 +147,7 @@ class TrainConfig(BaseModel):
     # evaluation
     eval_every: int = Field(250, ge=1)
     eval_per_level: int = Field(512, ge=8)
-    eval_weights: Literal["ema", "latest"] = Field(
+    eval_weights: EvalWeights = Field(
         "ema",
         description="the weights that evaluation, `ida eval`, `ida show` and `ida audit` use: "
         "the EMA teacher (the running average amplification asks) or the latest step's",
