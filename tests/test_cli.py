@@ -119,6 +119,8 @@ def test_size_out_of_range(monkeypatch, capsys, tmp_path):
         ("bogus = 1", "bogus"),
         ('steps = "many"', "steps"),
         ("pointer_walk = true\ndec_layers = 1", "pointer_walk needs"),
+        ("pointer_walk = true\nenc_repeat = 2", "needs enc_repeat = 1"),
+        ("enc_repeat = 0", "enc_repeat"),
     ],
 )
 def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):

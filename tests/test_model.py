@@ -5,7 +5,16 @@ import pytest
 import torch
 
 from ida.models.fan import FanModel
-from ida.models.qa import Attention, BatchedAnswerer, Groups, ModelShape, QAModel, link_moves
+from ida.models.qa import (
+    Attention,
+    BatchedAnswerer,
+    Groups,
+    ModelShape,
+    QAModel,
+    link_moves,
+    shared_slots,
+    token_links,
+)
 from ida.tasks import get_task
 
 # the model's optional parts: every invariance below holds with each of them
@@ -15,6 +24,8 @@ VARIANTS = {
     "doubling": {"doubling": True, "enc_layers": 3},
     "walk": {"doubling": True, "walk": True, "sink": True, "enc_layers": 3},
     "reach": {"reach": 3, "sink": True},
+    "repeat": {"enc_repeat": 3, "doubling": True},
+    "computed": {"computed_tokens": True, "enc_repeat": 2, "sink": True},
     "answer_match": {"answer_match": True, "sink": True},
 }
 variants = pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
@@ -170,6 +181,13 @@ def test_model_options_are_set_from_the_config():
         assert hasattr(model, "doubling_weight") is doubling
         model = make_model(task, TrainConfig(pointer_walk=doubling, d_model=16, n_heads=2))
         assert model.shape.walk is doubling and hasattr(model, "walk_gate") is doubling
+    for repeat in (1, 3):
+        model = make_model(task, TrainConfig(enc_repeat=repeat, d_model=16, n_heads=2))
+        assert model.shape.enc_repeat == repeat and len(model.encoder) == 2
+    for computed in (False, True):
+        model = make_model(task, TrainConfig(computed_tokens=computed, d_model=16, n_heads=2))
+        assert model.shape.computed_tokens is computed
+        assert hasattr(model, "token_read") is computed
     for reach in (0, 5):
         model = make_model(task, TrainConfig(pointer_reach=reach, d_model=16, n_heads=2))
         assert model.shape.reach == reach and hasattr(model, "reach_in") is bool(reach)
@@ -285,6 +303,73 @@ def test_doubling_follows_the_previous_layers_pointer_twice():
         assert (weights > 0.9).all(), (layer, weights.min())
     _, _, plain_maps = model_for(task, enc_layers=3).encode_facts(facts, attention_maps=True)
     assert len(plain_maps) == 3 and plain_maps[0].shape == (1, 2, 16, 16)
+
+
+def test_a_repeated_encoder_is_its_layers_copied():
+    """enc_layers = 2 run 3 times over computes what 6 layers do when layers 2-5 are copies of
+    layers 0-1 (their relational biases too), with no more parameters than 2 layers."""
+    task = get_task("sequential_assignments", 16)
+    facts = torch.from_numpy(task.sample_instance(np.random.default_rng(1)).facts)[None]
+    tied = model_for(task, relation_prior=0.2, enc_repeat=3)
+    untied = model_for(task, relation_prior=0.2, enc_layers=6)
+    state = dict(tied.state_dict())
+    for layer in range(6):
+        for key, value in tied.encoder[layer % 2].state_dict().items():
+            state[f"encoder.{layer}.{key}"] = value
+    state["fact_relation"] = tied.fact_relation.repeat(3, 1, 1, 1)
+    untied.load_state_dict(state)
+    assert sum(p.numel() for p in tied.parameters()) < sum(p.numel() for p in untied.parameters())
+    with torch.no_grad():
+        x_tied, _, maps = tied.encode_facts(facts, attention_maps=True)
+        x_untied, _, _ = untied.encode_facts(facts)
+    assert len(maps) == 6 and torch.allclose(x_tied, x_untied, atol=1e-5)
+
+
+class Fixed(torch.nn.Module):
+    """Stands in for a token read-out: the same logits whatever the states."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(len(h), -1, -1)
+
+
+def test_computed_tokens_find_the_table_row_of_the_operands_values():
+    """If every variable's fact computes its value, the weights 'slot 1 of g holds what my first
+    operand computed' and 'slot 2 of g what my second computed' point each v := f(v_j, v_k) at
+    the table row f(value(v_j), value(v_k)): a lookup keyed by computed values, not tokens."""
+    from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
+
+    task = get_task("sequential_assignments", 16)
+    inst = task.sample_instance(np.random.default_rng(3))
+    prog, rows = inst.data, inst.facts
+    value = [task.solve(inst, task.value_question(i)) for i in range(task.size)]
+    model = model_for(task, computed_tokens=True)
+    computed = torch.full((len(rows), task.vocab_size), -50.0)
+    for n, row in enumerate(rows):
+        if row[0] in (APPLY, CONST):
+            computed[n, task.val0 + value[row[1] - VAR]] = 50.0
+    lf = task.fact_len
+    with torch.no_grad():
+        model.token_read[0] = Fixed(computed[None])
+        model.token_relation.zero_()
+        model.token_relation[0, 0, 1 + 2 * lf + 1, 1] = 1.0  # my slot 2 -> its slot 1: g's slot 1
+        model.token_relation[0, 0, 1 + 3 * lf + 1, 2] = 1.0  # my slot 3 -> its slot 1: g's slot 2
+    facts = torch.from_numpy(rows)[None]
+    links = token_links(shared_slots(facts).float())
+    held = torch.nn.functional.one_hot(facts, task.vocab_size).float()
+    with torch.no_grad():
+        bias = model.computed_bias(0, torch.zeros(1, len(rows), 32), held, links)
+    table = {(r[1] - task.val0, r[2] - task.val0): n for n, r in enumerate(rows) if r[0] == TABLE}
+    checked = 0
+    for n, row in enumerate(rows):
+        if row[0] == APPLY:
+            j, k = prog.args[row[1] - VAR]
+            assert bias[0, 0, n].argmax() == table[(value[j], value[k])]
+            checked += 1
+    assert checked == task.size - 2
 
 
 @pytest.mark.parametrize("gates", [(0, 0, 0), (1, 0, 0), (0, 1, 1), (1, 0, 1)])

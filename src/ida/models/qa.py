@@ -26,6 +26,18 @@ that follows a pointer (the fact whose ``x`` is my ``y``) can then follow it two
 layer, four in the one after: L layers reach 2^(L-1) hops, where learning each computed pointer
 from scratch stalled for hundreds of steps per new hop.
 
+With ``enc_repeat=R`` the encoder's layers run R times over with the same weights (a recurrent,
+"universal" transformer): R times the depth of computation at no cost in parameters, for
+computations that repeat one step along the facts' links.
+
+With ``computed_tokens=True`` each encoder layer first reads one token out of every fact's
+state (a distribution over the vocabulary: a value the fact has computed), and relational
+attention also matches those: the bias of f attending to g gains a learned weight (per head,
+kind of link and slot) times the chance that the token computed by a fact linked to f (or by f
+itself) is the token in g's slot. A fact v := f(v_j, v_k) can then find the table row whose
+slots hold the values its operands computed, a lookup that keys and queries learned slowly or
+never; and each layer with the same weights takes the values one level further.
+
 With ``walk=True`` the decoder also walks those pointers. Where the first decoder layer's
 cross-attention lands is a distribution over facts; for each encoder layer in turn a gate, read
 from the question, decides whether to move it along that layer's attention (a learned mixture of
@@ -118,6 +130,8 @@ class ModelShape:
     n_heads: int = 4
     enc_layers: int = 2
     dec_layers: int = 2
+    enc_repeat: int = 1
+    computed_tokens: bool = False
     relational: bool = True
     sink: bool = False
     doubling: bool = False
@@ -252,6 +266,12 @@ class QAModel(nn.Module):
             raise ValueError("the decoder needs at least one layer")
         if shape.walk and shape.dec_layers < 2:
             raise ValueError("the pointer walk needs at least two decoder layers")
+        if shape.enc_repeat < 1:
+            raise ValueError("the encoder runs at least once")
+        if shape.walk and shape.enc_repeat > 1:
+            raise ValueError("the pointer walk reads each encoder layer once: no enc_repeat")
+        if shape.computed_tokens and not shape.relational:
+            raise ValueError("computed tokens join the relational bias: they need relational")
         if shape.answer_match and not shape.relational:
             raise ValueError("the answer slot's match is a relational bias: it needs relational")
         self.shape = shape
@@ -273,6 +293,17 @@ class QAModel(nn.Module):
             prior = float(relation_prior)
             self.fact_relation = nn.Parameter(torch.full((shape.enc_layers, h, lf, lf), prior))
             self.question_relation = nn.Parameter(torch.full((shape.dec_layers, h, lq, lf), prior))
+        if shape.computed_tokens:  # per encoder layer: the token read out, and its weights
+            kinds = 1 + shape.fact_len**2  # f itself, then each kind of link (slot a -> slot b)
+            self.token_read = nn.ModuleList(
+                nn.Linear(d, shape.vocab_size) for _ in range(shape.enc_layers)
+            )
+            for read in self.token_read:  # uniform at the start: no bias
+                nn.init.zeros_(read.weight)
+                nn.init.zeros_(read.bias)
+            self.token_relation = nn.Parameter(
+                torch.full((shape.enc_layers, h, kinds, shape.fact_len), float(relation_prior))
+            )
         if shape.doubling:  # per encoder layer and head: weight of log(previous attention^2)
             self.doubling_weight = nn.Parameter(torch.full((shape.enc_layers, h), DOUBLING_PRIOR))
         if shape.walk:
@@ -321,13 +352,18 @@ class QAModel(nn.Module):
         mask = mask[:, None, None, :]
         same = shared_slots(facts).float() if self.shape.relational else None
         x = self.fact_in(self.embed(facts).flatten(2))
+        held = links = None
+        if self.shape.computed_tokens:
+            held, links = F.one_hot(facts, self.shape.vocab_size).float(), token_links(same)
         maps: list[torch.Tensor] = []
-        for layer, block in enumerate(self.encoder):
+        for layer, block in list(enumerate(self.encoder)) * self.shape.enc_repeat:
             bias = mask
             if same is not None:
                 bias = mask + RELATION_SCALE * torch.einsum(
                     "ifgab,hab->ihfg", same, self.fact_relation[layer]
                 )
+            if held is not None:
+                bias = bias + self.computed_bias(layer, block.norm1(x), held, links)
             if self.shape.doubling and maps:  # two hops of each head's previous pointer
                 two_hops = torch.log(maps[-1] @ maps[-1] + FLOOR)
                 bias = bias + RELATION_SCALE * self.doubling_weight[layer][:, None, None] * two_hops
@@ -337,6 +373,18 @@ class QAModel(nn.Module):
             else:
                 x = block(x, self_mask=bias)
         return self.memory_norm(x), mask, maps
+
+    def computed_bias(
+        self, layer: int, h: torch.Tensor, held: torch.Tensor, links: torch.Tensor
+    ) -> torch.Tensor:
+        """The computed tokens' bias [I, heads, F, G] from the normed states ``h`` [I, F, d]:
+        ``held`` [I, G, slots, vocab] one-hot tokens, ``links`` [I, F * kinds, G] (row means)."""
+        computed = self.token_read[layer](h).softmax(-1)  # [I, G', vocab]
+        linked = (links @ computed).unflatten(1, (h.shape[1], -1))  # [I, F, kinds, vocab]
+        # per head and slot of g, the weighted chances of each token: [I, F, heads, slots * vocab]
+        guess = torch.einsum("ifkv,hkb->ifhbv", linked, self.token_relation[layer]).flatten(3)
+        bias = guess.flatten(1, 2) @ held.flatten(2).transpose(1, 2)  # [I, F * heads, G]
+        return RELATION_SCALE * bias.unflatten(1, (h.shape[1], -1)).transpose(1, 2)
 
     @staticmethod
     def select(memory: Memory, index: torch.Tensor) -> Memory:
@@ -509,6 +557,16 @@ def shared_slots(facts: torch.Tensor) -> torch.Tensor:
     fact g (padding shares nothing)."""
     real = (facts != PAD)[:, :, None, :, None]
     return (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
+
+
+def token_links(same: torch.Tensor) -> torch.Tensor:
+    """``shared_slots`` [I, F, G, a, b] (as floats) -> [I, F * kinds, G]: row (f, kind) spreads
+    evenly over the facts f links to by that kind: kind 0 is f itself, kind 1 + a * fact_len + b
+    the facts whose slot b holds the token in f's slot a."""
+    links = same / same.sum(2, keepdim=True).clamp(min=1)
+    itself = torch.eye(same.shape[1], device=same.device).expand(len(same), -1, -1)
+    links = torch.cat([itself[..., None], links.flatten(3)], dim=-1)
+    return links.transpose(2, 3).flatten(1, 2)
 
 
 def link_moves(facts: torch.Tensor, steps: int) -> torch.Tensor:

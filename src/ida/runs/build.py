@@ -58,6 +58,8 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
         d_model=cfg.d_model,
         n_heads=cfg.n_heads,
         enc_layers=cfg.enc_layers,
+        enc_repeat=cfg.enc_repeat,
+        computed_tokens=cfg.computed_tokens,
         dec_layers=cfg.dec_layers,
         sink=cfg.attention_sink,
         doubling=cfg.pointer_doubling,

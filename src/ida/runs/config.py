@@ -30,6 +30,13 @@ class TrainConfig(BaseModel):
     d_model: int = Field(128, ge=8)
     n_heads: int = Field(4, ge=1)
     enc_layers: int = Field(2, ge=0)
+    enc_repeat: int = Field(
+        1, ge=1, description="passes through the encoder's layers, same weights (recurrence)"
+    )
+    computed_tokens: bool = Field(
+        False,
+        description="encoder attention also matches tokens the facts read out of their states",
+    )
     dec_layers: int = Field(2, ge=1)
     relation_prior: float = Field(
         0.0, ge=0, description="relational biases start at 10x this (0: none)"
@@ -184,6 +191,8 @@ class TrainConfig(BaseModel):
             raise ValueError("human_budget applies to overseer 'learned'")
         if self.pointer_walk and self.dec_layers < 2:
             raise ValueError("pointer_walk needs dec_layers >= 2")
+        if self.pointer_walk and self.enc_repeat > 1:
+            raise ValueError("pointer_walk reads each encoder layer once: it needs enc_repeat = 1")
         for name in ("d_model", "fan_d_model"):
             if getattr(self, name) % self.n_heads:
                 raise ValueError(
