@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ida.errors import IdaError
 from ida.runs.run import load_job
 from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
 
@@ -28,7 +29,10 @@ TARGETS = ("first operand", "second operand", "table row")
 
 def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     """Mean attention mass [depth][layer][target] -> per-head list, and the run's label."""
-    job = load_job(run_dir)
+    try:
+        job = load_job(run_dir)
+    except IdaError as err:
+        raise SystemExit(f"error: {err}") from None
     task, model = job.task, job.weights().eval()
     if task.name != "sequential_assignments":
         raise SystemExit(f"{run_dir} is a {task.name} run; this probe reads sequential_assignments")
@@ -41,10 +45,7 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     mass: dict[int, list[list[np.ndarray]]] = {}
     for n, inst in enumerate(insts):
         prog, rows = inst.data, inst.facts
-        value = prog.const.copy()
-        for i in range(len(value)):
-            if value[i] < 0:
-                value[i] = prog.table[value[prog.args[i, 0]], value[prog.args[i, 1]]]
+        value = [task.solve(inst, task.value_question(i)) for i in range(task.size)]
         row_of = {int(r[1]) - VAR: k for k, r in enumerate(rows) if r[0] in (APPLY, CONST)}
         table_row = {
             (int(r[1]) - task.val0, int(r[2]) - task.val0): k
@@ -55,7 +56,7 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
             j, k = (int(a) for a in prog.args[v])
             if prog.const[v] >= 0 or j == k:
                 continue
-            targets = [row_of[j], row_of[k], table_row[(int(value[j]), int(value[k]))]]
+            targets = [row_of[j], row_of[k], table_row[(value[j], value[k])]]
             per_layer = [m[n, :, row, targets] for m in maps]  # [targets, heads]
             mass.setdefault(int(prog.depth[v]), []).append(per_layer)
     table = {

@@ -559,11 +559,17 @@ def shared_slots(facts: torch.Tensor) -> torch.Tensor:
     return (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
 
 
+def link_means(same: torch.Tensor) -> torch.Tensor:
+    """``shared_slots`` [I, F, G, a, b] (as floats), each (f, a, b) spread evenly over the facts g
+    it links: a mean over the facts whose slot b holds the token in f's slot a (none: zeros)."""
+    return same / same.sum(2, keepdim=True).clamp(min=1)
+
+
 def token_links(same: torch.Tensor) -> torch.Tensor:
     """``shared_slots`` [I, F, G, a, b] (as floats) -> [I, F * kinds, G]: row (f, kind) spreads
     evenly over the facts f links to by that kind: kind 0 is f itself, kind 1 + a * fact_len + b
     the facts whose slot b holds the token in f's slot a."""
-    links = same / same.sum(2, keepdim=True).clamp(min=1)
+    links = link_means(same)
     itself = torch.eye(same.shape[1], device=same.device).expand(len(same), -1, -1)
     links = torch.cat([itself[..., None], links.flatten(3)], dim=-1)
     return links.transpose(2, 3).flatten(1, 2)
@@ -573,9 +579,8 @@ def link_moves(facts: torch.Tensor, steps: int) -> torch.Tensor:
     """facts [I, F, fact_len] -> [I, fact_len^2, steps, F, F]: row f of entry (a * fact_len + b,
     t) is where t moves lead from fact f, each move spreading evenly over the facts whose slot b
     holds the token of the mover's slot a (no such fact: the walk stops)."""
-    move = shared_slots(facts).permute(0, 3, 4, 1, 2).flatten(1, 2).float()  # [I, kinds, F, G]
-    move = move / move.sum(-1, keepdim=True).clamp(min=1)
-    power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)
+    move = link_means(shared_slots(facts).float()).permute(0, 3, 4, 1, 2).flatten(1, 2)
+    power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)  # move [I, kinds, F, G]
     powers = [power]
     for _ in range(steps - 1):
         power = power @ move
