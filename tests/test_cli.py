@@ -132,6 +132,20 @@ def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
     one_line_error(code, err, match)
 
 
+def test_computed_tokens_from_a_slot_the_facts_lack(monkeypatch, capsys, tmp_path):
+    args = ["train", "union_find", "--set", "computed_from_slot=3", "--out", tmp_path / "r"]
+    code, _, err = ida(monkeypatch, capsys, *args)
+    one_line_error(code, err, "union_find's facts have 3 slots")
+    assert not (tmp_path / "r").exists()
+
+
+def test_computed_answers_where_facts_hold_no_answers(monkeypatch, capsys, tmp_path):
+    args = ["train", "union_find", "--set", "computed_answers=true", "--out", tmp_path / "r"]
+    code, _, err = ida(monkeypatch, capsys, *args)
+    one_line_error(code, err, "answers are not tokens of its facts")
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_reach_profile_too_wide_for_the_task(monkeypatch, capsys, tmp_path):
     args = ["train", "wildcard_search", "--set", "pointer_reach=7", "--out", tmp_path / "r"]
     code, _, err = ida(monkeypatch, capsys, *args)

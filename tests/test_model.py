@@ -11,11 +11,13 @@ from ida.models.qa import (
     Groups,
     ModelShape,
     QAModel,
+    held_tokens,
     link_moves,
     shared_slots,
     token_links,
 )
 from ida.tasks import get_task
+from ida.tasks.base import PAD
 
 # the model's optional parts: every invariance below holds with each of them
 VARIANTS = {
@@ -26,6 +28,11 @@ VARIANTS = {
     "reach": {"reach": 3, "sink": True},
     "repeat": {"enc_repeat": 3, "doubling": True},
     "computed": {"computed_tokens": True, "enc_repeat": 2, "sink": True},
+    "computed_answers": {
+        "computed_tokens": True,
+        "computed_from_slot": 1,
+        "computed_vocab": (3, 5),
+    },
     "answer_match": {"answer_match": True, "sink": True},
 }
 variants = pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
@@ -188,6 +195,13 @@ def test_model_options_are_set_from_the_config():
         model = make_model(task, TrainConfig(computed_tokens=computed, d_model=16, n_heads=2))
         assert model.shape.computed_tokens is computed
         assert hasattr(model, "token_read") is computed
+    cfg = TrainConfig(computed_tokens=True, computed_from_slot=1, d_model=16, n_heads=2)
+    assert make_model(task, cfg).shape.computed_from_slot == 1
+    cfg = TrainConfig(computed_tokens=True, computed_answers=True, d_model=16, n_heads=2)
+    assigned = get_task("sequential_assignments", 16)
+    model = make_model(assigned, cfg)
+    assert model.shape.computed_vocab == assigned.answer_tokens
+    assert model.token_read[0].out_features == assigned.answer_size
     for reach in (0, 5):
         model = make_model(task, TrainConfig(pointer_reach=reach, d_model=16, n_heads=2))
         assert model.shape.reach == reach and hasattr(model, "reach_in") is bool(reach)
@@ -336,32 +350,55 @@ class Fixed(torch.nn.Module):
         return self.logits.expand(len(h), -1, -1)
 
 
-def test_computed_tokens_find_the_table_row_of_the_operands_values():
+def test_padding_slots_hold_no_token_to_match():
+    facts = torch.tensor([[[3, 7, 9, PAD], [PAD, PAD, PAD, PAD]]])
+    held = held_tokens(facts, 12, from_slot=1)
+    assert held.shape == (1, 2, 3, 12)
+    assert held[0, 0].argmax(-1).tolist()[:2] == [7, 9]
+    assert held[0, 0, 2].sum() == 0 and held[0, 1].sum() == 0
+    answers = held_tokens(facts, 12, tokens=(9, 3, 5))  # slot a holds answer k: token 9, 3, 5
+    assert answers.shape == (1, 2, 4, 3)
+    assert answers[0, 0].tolist() == [[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("from_slot,answers", [(0, False), (1, False), (0, True)])
+def test_computed_tokens_find_the_table_row_of_the_operands_values(from_slot, answers):
     """If every variable's fact computes its value, the weights 'slot 1 of g holds what my first
     operand computed' and 'slot 2 of g what my second computed' point each v := f(v_j, v_k) at
-    the table row f(value(v_j), value(v_k)): a lookup keyed by computed values, not tokens."""
+    the table row f(value(v_j), value(v_k)): a lookup keyed by computed values, not tokens.
+    From slot 1 on, weights on g's slot 0 (the fact's kind) or on the link through f's kind
+    change nothing; with the answers as the only computable tokens, the same lookup reads only
+    those."""
     from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
 
     task = get_task("sequential_assignments", 16)
     inst = task.sample_instance(np.random.default_rng(3))
     prog, rows = inst.data, inst.facts
     value = [task.solve(inst, task.value_question(i)) for i in range(task.size)]
-    model = model_for(task, computed_tokens=True)
+    vocab = task.answer_tokens if answers else ()
+    model = model_for(
+        task, computed_tokens=True, computed_from_slot=from_slot, computed_vocab=vocab
+    )
     computed = torch.full((len(rows), task.vocab_size), -50.0)
     for n, row in enumerate(rows):
         if row[0] in (APPLY, CONST):
             computed[n, task.val0 + value[row[1] - VAR]] = 50.0
     lf = task.fact_len
     with torch.no_grad():
-        model.token_read[0] = Fixed(computed[None])
+        model.token_read[0] = Fixed(computed[None, :, list(vocab)] if answers else computed[None])
         model.token_relation.zero_()
         model.token_relation[0, 0, 1 + 2 * lf + 1, 1] = 1.0  # my slot 2 -> its slot 1: g's slot 1
         model.token_relation[0, 0, 1 + 3 * lf + 1, 2] = 1.0  # my slot 3 -> its slot 1: g's slot 2
     facts = torch.from_numpy(rows)[None]
     links = token_links(shared_slots(facts).float())
-    held = torch.nn.functional.one_hot(facts, task.vocab_size).float()
+    held = held_tokens(facts, task.vocab_size, from_slot, vocab)
+    states = torch.zeros(1, len(rows), 32)
     with torch.no_grad():
-        bias = model.computed_bias(0, torch.zeros(1, len(rows), 32), held, links)
+        bias = model.computed_bias(0, states, held, links)
+        model.token_relation[0, 0, 0, 0] = 1.0  # what I computed is g's kind
+        model.token_relation[0, 0, 1, 1] = 1.0  # what the facts of my kind computed: g's slot 1
+        kind_bias = model.computed_bias(0, states, held, links)
+    assert torch.equal(bias, kind_bias) == (from_slot == 1)
     table = {(r[1] - task.val0, r[2] - task.val0): n for n, r in enumerate(rows) if r[0] == TABLE}
     checked = 0
     for n, row in enumerate(rows):

@@ -37,6 +37,11 @@ kind of link and slot) times the chance that the token computed by a fact linked
 itself) is the token in g's slot. A fact v := f(v_j, v_k) can then find the table row whose
 slots hold the values its operands computed, a lookup that keys and queries learned slowly or
 never; and each layer with the same weights takes the values one level further.
+``computed_from_slot=s`` matches only g's slots s and after, through links between slots s and
+after (a slot that holds a fact's kind is given, never computed, and links every fact of a
+kind); ``computed_vocab`` limits what a fact can compute to those tokens (the
+task's answers): reading out kinds, variables or padding is a shortcut the read-out otherwise
+settles on.
 
 With ``walk=True`` the decoder also walks those pointers. Where the first decoder layer's
 cross-attention lands is a distribution over facts; for each encoder layer in turn a gate, read
@@ -132,6 +137,8 @@ class ModelShape:
     dec_layers: int = 2
     enc_repeat: int = 1
     computed_tokens: bool = False
+    computed_from_slot: int = 0
+    computed_vocab: tuple[int, ...] = ()  # the tokens a fact may compute (empty: every token)
     relational: bool = True
     sink: bool = False
     doubling: bool = False
@@ -272,6 +279,8 @@ class QAModel(nn.Module):
             raise ValueError("the pointer walk reads each encoder layer once: no enc_repeat")
         if shape.computed_tokens and not shape.relational:
             raise ValueError("computed tokens join the relational bias: they need relational")
+        if not 0 <= shape.computed_from_slot < shape.fact_len:
+            raise ValueError(f"computed_from_slot must be below fact_len ({shape.fact_len})")
         if shape.answer_match and not shape.relational:
             raise ValueError("the answer slot's match is a relational bias: it needs relational")
         self.shape = shape
@@ -295,14 +304,23 @@ class QAModel(nn.Module):
             self.question_relation = nn.Parameter(torch.full((shape.dec_layers, h, lq, lf), prior))
         if shape.computed_tokens:  # per encoder layer: the token read out, and its weights
             kinds = 1 + shape.fact_len**2  # f itself, then each kind of link (slot a -> slot b)
+            computable = len(shape.computed_vocab) or shape.vocab_size
             self.token_read = nn.ModuleList(
-                nn.Linear(d, shape.vocab_size) for _ in range(shape.enc_layers)
+                nn.Linear(d, computable) for _ in range(shape.enc_layers)
             )
             for read in self.token_read:  # uniform at the start: no bias
                 nn.init.zeros_(read.weight)
                 nn.init.zeros_(read.bias)
+            first, slots = shape.computed_from_slot, torch.arange(shape.fact_len)
+            given = (slots[:, None] < first) | (slots[None, :] < first)  # links by a kind slot
+            self.register_buffer(
+                "token_kinds", torch.cat([torch.ones(1), (~given).flatten().float()]), False
+            )
             self.token_relation = nn.Parameter(
-                torch.full((shape.enc_layers, h, kinds, shape.fact_len), float(relation_prior))
+                torch.full(
+                    (shape.enc_layers, h, kinds, shape.fact_len),
+                    float(relation_prior),
+                )
             )
         if shape.doubling:  # per encoder layer and head: weight of log(previous attention^2)
             self.doubling_weight = nn.Parameter(torch.full((shape.enc_layers, h), DOUBLING_PRIOR))
@@ -354,7 +372,11 @@ class QAModel(nn.Module):
         x = self.fact_in(self.embed(facts).flatten(2))
         held = links = None
         if self.shape.computed_tokens:
-            held, links = F.one_hot(facts, self.shape.vocab_size).float(), token_links(same)
+            shape = self.shape
+            held = held_tokens(
+                facts, shape.vocab_size, shape.computed_from_slot, shape.computed_vocab
+            )
+            links = token_links(same)
         maps: list[torch.Tensor] = []
         for layer, block in list(enumerate(self.encoder)) * self.shape.enc_repeat:
             bias = mask
@@ -378,11 +400,14 @@ class QAModel(nn.Module):
         self, layer: int, h: torch.Tensor, held: torch.Tensor, links: torch.Tensor
     ) -> torch.Tensor:
         """The computed tokens' bias [I, heads, F, G] from the normed states ``h`` [I, F, d]:
-        ``held`` [I, G, slots, vocab] one-hot tokens, ``links`` [I, F * kinds, G] (row means)."""
+        ``held`` [I, G, slots, vocab] one-hot tokens of g's slots from ``computed_from_slot`` on,
+        ``links`` [I, F * kinds, G] (row means)."""
         computed = self.token_read[layer](h).softmax(-1)  # [I, G', vocab]
         linked = (links @ computed).unflatten(1, (h.shape[1], -1))  # [I, F, kinds, vocab]
         # per head and slot of g, the weighted chances of each token: [I, F, heads, slots * vocab]
-        guess = torch.einsum("ifkv,hkb->ifhbv", linked, self.token_relation[layer]).flatten(3)
+        weights = self.token_relation[layer][..., self.shape.computed_from_slot :]
+        weights = weights * self.token_kinds[:, None]
+        guess = torch.einsum("ifkv,hkb->ifhbv", linked, weights).flatten(3)
         bias = guess.flatten(1, 2) @ held.flatten(2).transpose(1, 2)  # [I, F * heads, G]
         return RELATION_SCALE * bias.unflatten(1, (h.shape[1], -1)).transpose(1, 2)
 
@@ -563,6 +588,17 @@ def link_means(same: torch.Tensor) -> torch.Tensor:
     """``shared_slots`` [I, F, G, a, b] (as floats), each (f, a, b) spread evenly over the facts g
     it links: a mean over the facts whose slot b holds the token in f's slot a (none: zeros)."""
     return same / same.sum(2, keepdim=True).clamp(min=1)
+
+
+def held_tokens(
+    facts: torch.Tensor, vocab_size: int, from_slot: int = 0, tokens: tuple[int, ...] = ()
+) -> torch.Tensor:
+    """facts [I, G, fact_len] -> one-hot [I, G, fact_len - from_slot, vocab] of g's slots from
+    ``from_slot`` on, over ``tokens`` only if given (then [..., len(tokens)]); a padding slot
+    holds nothing (matching it would only find short facts)."""
+    slots = facts[..., from_slot:]
+    held = F.one_hot(slots, vocab_size).float() * (slots != PAD)[..., None]
+    return held[..., list(tokens)] if tokens else held
 
 
 def token_links(same: torch.Tensor) -> torch.Tensor:

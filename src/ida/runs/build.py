@@ -60,6 +60,8 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
         enc_layers=cfg.enc_layers,
         enc_repeat=cfg.enc_repeat,
         computed_tokens=cfg.computed_tokens,
+        computed_from_slot=cfg.computed_from_slot,
+        computed_vocab=tuple(task.answer_tokens or ()) if cfg.computed_answers else (),
         dec_layers=cfg.dec_layers,
         sink=cfg.attention_sink,
         doubling=cfg.pointer_doubling,
@@ -72,6 +74,13 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
             f"pointer_reach = {cfg.pointer_reach} on {task.name} makes {shape.reach_features:,} "
             f"profile features (moves x fact_len^4 x (question_len + 1)^2), over "
             f"{MAX_REACH_FEATURES:,}: the reach profile is meant for facts of two or three slots"
+        )
+    if cfg.computed_answers and not task.answer_tokens:
+        raise IdaError(f"computed_answers: {task.name}'s answers are not tokens of its facts")
+    if cfg.computed_from_slot >= task.fact_len:
+        raise IdaError(
+            f"computed_from_slot = {cfg.computed_from_slot}, but {task.name}'s facts have "
+            f"{task.fact_len} slots"
         )
     return QAModel(shape, relation_prior=cfg.relation_prior)
 

@@ -37,6 +37,12 @@ class TrainConfig(BaseModel):
         False,
         description="encoder attention also matches tokens the facts read out of their states",
     )
+    computed_answers: bool = Field(
+        False, description="computed tokens are answers only (the task's answer_tokens)"
+    )
+    computed_from_slot: int = Field(
+        0, ge=0, description="computed tokens match facts' slots from this one on (1: skip a kind)"
+    )
     dec_layers: int = Field(2, ge=1)
     relation_prior: float = Field(
         0.0, ge=0, description="relational biases start at 10x this (0: none)"

@@ -65,6 +65,8 @@ class Task(ABC):
     fact_len: int
     question_len: int
     num_levels: int
+    # the fact token that stands for each answer, where facts hold answers (None: they do not)
+    answer_tokens: tuple[int, ...] | None = None
 
     def __init__(self, size: int | None = None):
         size = self.default_size if size is None else size

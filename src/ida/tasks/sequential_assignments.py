@@ -54,6 +54,7 @@ class SequentialAssignments(Task):
         self.val0 = VAR + n  # token of the value 0
         self.vocab_size = n + self.m + 6
         self.answer_size = self.m
+        self.answer_tokens = tuple(range(self.val0, self.val0 + self.m))
         self.num_facts = n + self.m * self.m
         self.fact_len = 4
         self.question_len = 3
