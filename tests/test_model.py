@@ -352,13 +352,35 @@ class Fixed(torch.nn.Module):
 
 def test_padding_slots_hold_no_token_to_match():
     facts = torch.tensor([[[3, 7, 9, PAD], [PAD, PAD, PAD, PAD]]])
-    held = held_tokens(facts, 12, from_slot=1)
-    assert held.shape == (1, 2, 3, 12)
-    assert held[0, 0].argmax(-1).tolist()[:2] == [7, 9]
-    assert held[0, 0, 2].sum() == 0 and held[0, 1].sum() == 0
+    held = held_tokens(facts, 12)
+    assert held.shape == (1, 2, 4, 12)
+    assert held[0, 0].argmax(-1).tolist()[:3] == [3, 7, 9]
+    assert held[0, 0, 3].sum() == 0 and held[0, 1].sum() == 0
     answers = held_tokens(facts, 12, tokens=(9, 3, 5))  # slot a holds answer k: token 9, 3, 5
     assert answers.shape == (1, 2, 4, 3)
     assert answers[0, 0].tolist() == [[0, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]]
+
+
+def test_a_fact_can_compute_the_answer_it_holds():
+    """With a weight on slot 2 in ``token_held`` and none in the read-out, a constant v := c
+    computes c: 'what I computed is in g's slot 2' then points it at the facts holding c there."""
+    from ida.tasks.sequential_assignments import CONST
+
+    task = get_task("sequential_assignments", 16)
+    rows = task.sample_instance(np.random.default_rng(4)).facts
+    model = model_for(task, computed_tokens=True, computed_vocab=task.answer_tokens)
+    facts = torch.from_numpy(rows)[None]
+    own = held_tokens(facts, task.vocab_size, task.answer_tokens)
+    with torch.no_grad():
+        model.token_relation.zero_()
+        model.token_relation[0, 0, 0, 2] = 1.0  # what I computed is in g's slot 2
+        model.token_held[0, 2] = 5.0  # I compute the answer I hold in my slot 2
+        bias = model.computed_bias(
+            0, torch.zeros(1, len(rows), 32), own, own, token_links(shared_slots(facts).float())
+        )
+    for n, row in enumerate(rows):
+        if row[0] == CONST:
+            assert ((bias[0, 0, n] > 9) == torch.from_numpy(rows[:, 2] == row[2])).all()
 
 
 @pytest.mark.parametrize("from_slot,answers", [(0, False), (1, False), (0, True)])
@@ -391,13 +413,14 @@ def test_computed_tokens_find_the_table_row_of_the_operands_values(from_slot, an
         model.token_relation[0, 0, 1 + 3 * lf + 1, 2] = 1.0  # my slot 3 -> its slot 1: g's slot 2
     facts = torch.from_numpy(rows)[None]
     links = token_links(shared_slots(facts).float())
-    held = held_tokens(facts, task.vocab_size, from_slot, vocab)
+    own = held_tokens(facts, task.vocab_size, vocab)
+    held = own[:, :, from_slot:]
     states = torch.zeros(1, len(rows), 32)
     with torch.no_grad():
-        bias = model.computed_bias(0, states, held, links)
+        bias = model.computed_bias(0, states, own, held, links)
         model.token_relation[0, 0, 0, 0] = 1.0  # what I computed is g's kind
         model.token_relation[0, 0, 1, 1] = 1.0  # what the facts of my kind computed: g's slot 1
-        kind_bias = model.computed_bias(0, states, held, links)
+        kind_bias = model.computed_bias(0, states, own, held, links)
     assert torch.equal(bias, kind_bias) == (from_slot == 1)
     table = {(r[1] - task.val0, r[2] - task.val0): n for n, r in enumerate(rows) if r[0] == TABLE}
     checked = 0

@@ -311,6 +311,10 @@ class QAModel(nn.Module):
             for read in self.token_read:  # uniform at the start: no bias
                 nn.init.zeros_(read.weight)
                 nn.init.zeros_(read.bias)
+            # per encoder layer and slot of f: the weight of a token f holds there in what f reads
+            self.token_held = nn.Parameter(
+                torch.full((shape.enc_layers, shape.fact_len), float(relation_prior))
+            )
             first, slots = shape.computed_from_slot, torch.arange(shape.fact_len)
             given = (slots[:, None] < first) | (slots[None, :] < first)  # links by a kind slot
             self.register_buffer(
@@ -373,10 +377,8 @@ class QAModel(nn.Module):
         held = links = None
         if self.shape.computed_tokens:
             shape = self.shape
-            held = held_tokens(
-                facts, shape.vocab_size, shape.computed_from_slot, shape.computed_vocab
-            )
-            links = token_links(same)
+            own = held_tokens(facts, shape.vocab_size, shape.computed_vocab)
+            held, links = own[:, :, shape.computed_from_slot :], token_links(same)
         maps: list[torch.Tensor] = []
         for layer, block in list(enumerate(self.encoder)) * self.shape.enc_repeat:
             bias = mask
@@ -385,7 +387,7 @@ class QAModel(nn.Module):
                     "ifgab,hab->ihfg", same, self.fact_relation[layer]
                 )
             if held is not None:
-                bias = bias + self.computed_bias(layer, block.norm1(x), held, links)
+                bias = bias + self.computed_bias(layer, block.norm1(x), own, held, links)
             if self.shape.doubling and maps:  # two hops of each head's previous pointer
                 two_hops = torch.log(maps[-1] @ maps[-1] + FLOOR)
                 bias = bias + RELATION_SCALE * self.doubling_weight[layer][:, None, None] * two_hops
@@ -397,12 +399,19 @@ class QAModel(nn.Module):
         return self.memory_norm(x), mask, maps
 
     def computed_bias(
-        self, layer: int, h: torch.Tensor, held: torch.Tensor, links: torch.Tensor
+        self,
+        layer: int,
+        h: torch.Tensor,
+        own: torch.Tensor,
+        held: torch.Tensor,
+        links: torch.Tensor,
     ) -> torch.Tensor:
         """The computed tokens' bias [I, heads, F, G] from the normed states ``h`` [I, F, d]:
-        ``held`` [I, G, slots, vocab] one-hot tokens of g's slots from ``computed_from_slot`` on,
-        ``links`` [I, F * kinds, G] (row means)."""
-        computed = self.token_read[layer](h).softmax(-1)  # [I, G', vocab]
+        ``own`` [I, G, fact_len, vocab] the one-hot tokens each fact holds, ``held`` those of
+        g's slots from ``computed_from_slot`` on, ``links`` [I, F * kinds, G] (row means)."""
+        logits = self.token_read[layer](h)  # [I, G', vocab]: what each fact computed
+        logits = logits + RELATION_SCALE * torch.einsum("igsv,s->igv", own, self.token_held[layer])
+        computed = logits.softmax(-1)
         linked = (links @ computed).unflatten(1, (h.shape[1], -1))  # [I, F, kinds, vocab]
         # per head and slot of g, the weighted chances of each token: [I, F, heads, slots * vocab]
         weights = self.token_relation[layer][..., self.shape.computed_from_slot :]
@@ -590,14 +599,10 @@ def link_means(same: torch.Tensor) -> torch.Tensor:
     return same / same.sum(2, keepdim=True).clamp(min=1)
 
 
-def held_tokens(
-    facts: torch.Tensor, vocab_size: int, from_slot: int = 0, tokens: tuple[int, ...] = ()
-) -> torch.Tensor:
-    """facts [I, G, fact_len] -> one-hot [I, G, fact_len - from_slot, vocab] of g's slots from
-    ``from_slot`` on, over ``tokens`` only if given (then [..., len(tokens)]); a padding slot
-    holds nothing (matching it would only find short facts)."""
-    slots = facts[..., from_slot:]
-    held = F.one_hot(slots, vocab_size).float() * (slots != PAD)[..., None]
+def held_tokens(facts: torch.Tensor, vocab_size: int, tokens: tuple[int, ...] = ()) -> torch.Tensor:
+    """facts [I, G, fact_len] -> one-hot [I, G, fact_len, vocab], over ``tokens`` only if given
+    (then [..., len(tokens)]); a padding slot holds nothing (matching it finds short facts)."""
+    held = F.one_hot(facts, vocab_size).float() * (facts != PAD)[..., None]
     return held[..., list(tokens)] if tokens else held
 
 
