@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+import torch
 
 from ida.cli import main
 
@@ -163,6 +164,19 @@ def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_conf
     for args in (["eval", run], ["show", run], ["train", "union_find", "--out", run, "--resume"]):
         code, _, err = ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "corrupt checkpoint")
+    assert snapshot(run) == before
+
+
+def test_a_checkpoint_of_another_model_shape(monkeypatch, capsys, tmp_path, tiny_config):
+    """A parameter the checkpoint lacks (written by another version) is named, not 'corrupt'."""
+    run = tmp_path / "run"
+    train_tiny(monkeypatch, capsys, run, tiny_config)
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    del state["model"]["head.bias"]
+    torch.save(state, run / "checkpoint.pt")
+    before = snapshot(run)
+    code, _, err = ida(monkeypatch, capsys, "eval", run)
+    one_line_error(code, err, "does not fit this version's model (missing parameter head.bias)")
     assert snapshot(run) == before
 
 

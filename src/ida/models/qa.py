@@ -37,11 +37,13 @@ kind of link and slot) times the chance that the token computed by a fact linked
 itself) is the token in g's slot. A fact v := f(v_j, v_k) can then find the table row whose
 slots hold the values its operands computed, a lookup that keys and queries learned slowly or
 never; and each layer with the same weights takes the values one level further.
-``computed_from_slot=s`` matches only g's slots s and after, through links between slots s and
-after (a slot that holds a fact's kind is given, never computed, and links every fact of a
-kind); ``computed_vocab`` limits what a fact can compute to those tokens (the
-task's answers): reading out kinds, variables or padding is a shortcut the read-out otherwise
-settles on.
+A fact also computes the tokens it holds, by a learned weight per slot (``token_held``, starting
+at the relation prior): a constant v := c computes c from the first layer on, which the lookups
+one level up build on. ``computed_from_slot=s`` matches only g's slots s and after, through
+links between slots s and after (a slot that holds a fact's kind is given, never computed, and
+links every fact of a kind); ``computed_vocab`` limits what a fact can compute to those tokens
+(the task's answers). Reading out kinds, variables or padding, or the mean over every fact of a
+kind, is a shortcut the read-out otherwise often settles on.
 
 With ``walk=True`` the decoder also walks those pointers. Where the first decoder layer's
 cross-attention lands is a distribution over facts; for each encoder layer in turn a gate, read

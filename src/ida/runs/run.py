@@ -10,6 +10,7 @@ DIR/summary.json     the headline numbers, written when training ends
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,15 @@ def load_job(run_dir: str | Path) -> Job:
 def _restore(job: Job, state: dict, run_dir: Path) -> None:
     try:
         job.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+    except RuntimeError as err:  # a model of another shape: names the first parameter at fault
+        found = re.search(r"(Missing|Unexpected) key\(s\) in state_dict: \"([^\"]+)\"", str(err))
+        if found is None:
+            raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: RuntimeError") from None
+        raise IdaError(
+            f"checkpoint {run_dir / CHECKPOINT} does not fit this version's model "
+            f"({found[1].lower()} parameter {found[2]}): written by another version of ida"
+        ) from None
+    except (KeyError, ValueError, TypeError) as err:
         raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: {type(err).__name__}") from None
 
 
