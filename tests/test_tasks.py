@@ -100,6 +100,22 @@ def test_tokens_and_padding(name, size):
         assert 0 <= task.solve(inst, q) < task.answer_size
     assert isinstance(task.format_question(q), str)
     assert isinstance(task.format_answer(task.solve(inst, q)), str)
+    if task.answer_tokens is not None:  # the token of each answer, as the facts write it
+        assert len(task.answer_tokens) == task.answer_size == len(set(task.answer_tokens))
+        assert all(PAD < t < task.vocab_size for t in task.answer_tokens)
+
+
+def test_sequential_assignments_facts_write_answers_as_its_answer_tokens():
+    """The table row f(a, b) holds, in its last slot, the token of the answer to F(a, b)."""
+    from ida.tasks.sequential_assignments import TABLE
+
+    task = get_task("sequential_assignments", 16)
+    inst = task.sample_instance(np.random.default_rng(0))
+    rows = [r for r in inst.facts if r[0] == TABLE]
+    assert len(rows) == task.m**2
+    for row in rows:
+        a, b = row[1] - task.val0, row[2] - task.val0
+        assert row[3] == task.answer_tokens[task.solve(inst, task.f_question(a, b))]
 
 
 class RandomAsk:

@@ -323,10 +323,7 @@ class QAModel(nn.Module):
                 "token_kinds", torch.cat([torch.ones(1), (~given).flatten().float()]), False
             )
             self.token_relation = nn.Parameter(
-                torch.full(
-                    (shape.enc_layers, h, kinds, shape.fact_len),
-                    float(relation_prior),
-                )
+                torch.full((shape.enc_layers, h, kinds, shape.fact_len), float(relation_prior))
             )
         if shape.doubling:  # per encoder layer and head: weight of log(previous attention^2)
             self.doubling_weight = nn.Parameter(torch.full((shape.enc_layers, h), DOUBLING_PRIOR))
@@ -376,7 +373,7 @@ class QAModel(nn.Module):
         mask = mask[:, None, None, :]
         same = shared_slots(facts).float() if self.shape.relational else None
         x = self.fact_in(self.embed(facts).flatten(2))
-        held = links = None
+        own = held = links = None
         if self.shape.computed_tokens:
             shape = self.shape
             own = held_tokens(facts, shape.vocab_size, shape.computed_vocab)
