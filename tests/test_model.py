@@ -376,7 +376,7 @@ def test_a_fact_can_compute_the_answer_it_holds():
         model.token_relation[0, 0, 0, 2] = 1.0  # what I computed is in g's slot 2
         model.token_held[0, 2] = 5.0  # I compute the answer I hold in my slot 2
         bias = model.computed_bias(
-            0, torch.zeros(1, len(rows), 32), own, own, token_links(shared_slots(facts).float())
+            0, torch.zeros(1, len(rows), 32), own, token_links(shared_slots(facts).float())
         )
     for n, row in enumerate(rows):
         if row[0] == CONST:
@@ -414,13 +414,12 @@ def test_computed_tokens_find_the_table_row_of_the_operands_values(from_slot, an
     facts = torch.from_numpy(rows)[None]
     links = token_links(shared_slots(facts).float())
     own = held_tokens(facts, task.vocab_size, vocab)
-    held = own[:, :, from_slot:]
     states = torch.zeros(1, len(rows), 32)
     with torch.no_grad():
-        bias = model.computed_bias(0, states, own, held, links)
+        bias = model.computed_bias(0, states, own, links)
         model.token_relation[0, 0, 0, 0] = 1.0  # what I computed is g's kind
         model.token_relation[0, 0, 1, 1] = 1.0  # what the facts of my kind computed: g's slot 1
-        kind_bias = model.computed_bias(0, states, own, held, links)
+        kind_bias = model.computed_bias(0, states, own, links)
     assert torch.equal(bias, kind_bias) == (from_slot == 1)
     table = {(r[1] - task.val0, r[2] - task.val0): n for n, r in enumerate(rows) if r[0] == TABLE}
     checked = 0

@@ -373,11 +373,10 @@ class QAModel(nn.Module):
         mask = mask[:, None, None, :]
         same = shared_slots(facts).float() if self.shape.relational else None
         x = self.fact_in(self.embed(facts).flatten(2))
-        own = held = links = None
+        own = links = None
         if self.shape.computed_tokens:
-            shape = self.shape
-            own = held_tokens(facts, shape.vocab_size, shape.computed_vocab)
-            held, links = own[:, :, shape.computed_from_slot :], token_links(same)
+            own = held_tokens(facts, self.shape.vocab_size, self.shape.computed_vocab)
+            links = token_links(same)
         maps: list[torch.Tensor] = []
         for layer, block in list(enumerate(self.encoder)) * self.shape.enc_repeat:
             bias = mask
@@ -385,8 +384,8 @@ class QAModel(nn.Module):
                 bias = mask + RELATION_SCALE * torch.einsum(
                     "ifgab,hab->ihfg", same, self.fact_relation[layer]
                 )
-            if held is not None:
-                bias = bias + self.computed_bias(layer, block.norm1(x), own, held, links)
+            if own is not None:
+                bias = bias + self.computed_bias(layer, block.norm1(x), own, links)
             if self.shape.doubling and maps:  # two hops of each head's previous pointer
                 two_hops = torch.log(maps[-1] @ maps[-1] + FLOOR)
                 bias = bias + RELATION_SCALE * self.doubling_weight[layer][:, None, None] * two_hops
@@ -398,25 +397,21 @@ class QAModel(nn.Module):
         return self.memory_norm(x), mask, maps
 
     def computed_bias(
-        self,
-        layer: int,
-        h: torch.Tensor,
-        own: torch.Tensor,
-        held: torch.Tensor,
-        links: torch.Tensor,
+        self, layer: int, h: torch.Tensor, own: torch.Tensor, links: torch.Tensor
     ) -> torch.Tensor:
         """The computed tokens' bias [I, heads, F, G] from the normed states ``h`` [I, F, d]:
-        ``own`` [I, G, fact_len, vocab] the one-hot tokens each fact holds, ``held`` those of
-        g's slots from ``computed_from_slot`` on, ``links`` [I, F * kinds, G] (row means)."""
+        ``own`` [I, G, fact_len, vocab] the one-hot tokens each fact holds (``held_tokens``),
+        ``links`` [I, F * kinds, G] (row means)."""
+        first = self.shape.computed_from_slot  # g's slots before it are never matched
         logits = self.token_read[layer](h)  # [I, G', vocab]: what each fact computed
         logits = logits + RELATION_SCALE * torch.einsum("igsv,s->igv", own, self.token_held[layer])
         computed = logits.softmax(-1)
         linked = (links @ computed).unflatten(1, (h.shape[1], -1))  # [I, F, kinds, vocab]
         # per head and slot of g, the weighted chances of each token: [I, F, heads, slots * vocab]
-        weights = self.token_relation[layer][..., self.shape.computed_from_slot :]
-        weights = weights * self.token_kinds[:, None]
+        weights = self.token_relation[layer][..., first:] * self.token_kinds[:, None]
         guess = torch.einsum("ifkv,hkb->ifhbv", linked, weights).flatten(3)
-        bias = guess.flatten(1, 2) @ held.flatten(2).transpose(1, 2)  # [I, F * heads, G]
+        held = own[:, :, first:].flatten(2)  # [I, G, slots * vocab]
+        bias = guess.flatten(1, 2) @ held.transpose(1, 2)  # [I, F * heads, G]
         return RELATION_SCALE * bias.unflatten(1, (h.shape[1], -1)).transpose(1, 2)
 
     @staticmethod

@@ -10,13 +10,13 @@ DIR/summary.json     the headline numbers, written when training ends
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
 
 from ida.errors import IdaError
 from ida.runs.build import Job, build_job
@@ -56,18 +56,29 @@ def load_job(run_dir: str | Path) -> Job:
 
 
 def _restore(job: Job, state: dict, run_dir: Path) -> None:
-    try:
-        job.load_state_dict(state)
-    except RuntimeError as err:  # a model of another shape: names the first parameter at fault
-        found = re.search(r"(Missing|Unexpected) key\(s\) in state_dict: \"([^\"]+)\"", str(err))
-        if found is None:
-            raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: RuntimeError") from None
+    mismatch = _model_mismatch(job.model, state.get("model"))
+    if mismatch is not None:
         raise IdaError(
             f"checkpoint {run_dir / CHECKPOINT} does not fit this version's model "
-            f"({found[1].lower()} parameter {found[2]}): written by another version of ida"
-        ) from None
-    except (KeyError, ValueError, TypeError) as err:
+            f"({mismatch}): written by another version of ida"
+        )
+    try:
+        job.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: {type(err).__name__}") from None
+
+
+def _model_mismatch(model: nn.Module, saved: object) -> str | None:
+    """The first parameter a saved model state lacks or adds against ``model`` (None: neither,
+    or no state to compare, which loading then reports as corrupt)."""
+    if not isinstance(saved, dict):
+        return None
+    expected = model.state_dict()
+    missing = [name for name in expected if name not in saved]
+    if missing:
+        return f"missing parameter {missing[0]}"
+    unexpected = [name for name in saved if name not in expected]
+    return f"unexpected parameter {unexpected[0]}" if unexpected else None
 
 
 def open_run(
