@@ -121,6 +121,9 @@ def test_size_out_of_range(monkeypatch, capsys, tmp_path):
         ('steps = "many"', "steps"),
         ("pointer_walk = true\ndec_layers = 1", "pointer_walk needs"),
         ("pointer_walk = true\nenc_repeat = 2", "needs enc_repeat = 1"),
+        ("link_walk = 4\npointer_walk = true", "one pointer walk at a time"),
+        ("link_walk = 4\ndec_layers = 1", "link_walk needs"),
+        ("link_walk = -1", "link_walk"),
         ("enc_repeat = 0", "enc_repeat"),
     ],
 )

@@ -25,6 +25,7 @@ VARIANTS = {
     "sink": {"sink": True},
     "doubling": {"doubling": True, "enc_layers": 3},
     "walk": {"doubling": True, "walk": True, "sink": True, "enc_layers": 3},
+    "link_walk": {"link_walk": 5, "sink": True},
     "reach": {"reach": 3, "sink": True},
     "repeat": {"enc_repeat": 3, "doubling": True},
     "computed": {"computed_tokens": True, "enc_repeat": 2, "sink": True},
@@ -188,6 +189,10 @@ def test_model_options_are_set_from_the_config():
         assert hasattr(model, "doubling_weight") is doubling
         model = make_model(task, TrainConfig(pointer_walk=doubling, d_model=16, n_heads=2))
         assert model.shape.walk is doubling and hasattr(model, "walk_gate") is doubling
+    for moves in (0, 7):
+        model = make_model(task, TrainConfig(link_walk=moves, d_model=16, n_heads=2))
+        assert model.shape.link_walk == moves and hasattr(model, "link_moves") is bool(moves)
+        assert hasattr(model, "walk_weight") is bool(moves)
     for repeat in (1, 3):
         model = make_model(task, TrainConfig(enc_repeat=repeat, d_model=16, n_heads=2))
         assert model.shape.enc_repeat == repeat and len(model.encoder) == 2
@@ -454,6 +459,45 @@ def test_the_walk_moves_as_many_hops_as_its_gates_spell(gates):
     assert trail.shape == (16, 17)
     assert trail.argmax(-1).tolist() == [row[hops(inst, int(x), k)] for x in xs]
     assert (trail.exp()[:, :16].max(-1).values > 0.9).all()
+
+
+@pytest.mark.parametrize("kind", ["successor", "predecessor"])
+def test_the_link_walk_ends_as_many_moves_on_as_it_asks(kind):
+    """Started on the fact for x (question position 0, slot 0) and moving along the link "my y is
+    your x", t moves end on the fact for s^t(x); along "my x is your y", on the fact for
+    s^-t(x). A fact's own slot matching itself is no move, but its y matching its own x is: the
+    walk stays on a fixed point s(x) = x."""
+    task = get_task("permutation_powering", 16)
+    inst = task.sample_instance(np.random.default_rng(9))
+    assert sum(int(inst.data[x]) == x for x in range(task.size)) == 3  # three fixed points
+    facts = torch.from_numpy(inst.facts)[None]
+    row = {int(x) - 1: f for f, x in enumerate(inst.facts[:, 0])}
+    back = {int(y): x for x, y in enumerate(inst.data)}
+    model = model_for(task, link_walk=task.size, sink=True)
+    with torch.no_grad():
+        model.link_start.copy_(torch.tensor([5.0, 0, 0, 0]))  # position 0, slot 0: the fact for x
+        model.link_kinds.zero_()
+        model.link_kinds[1 * 2 + 0 if kind == "successor" else 0 * 2 + 1] = 5.0
+        memory = model.encode(facts)
+    for t in range(task.size + 1):
+        xs = list(range(task.size))
+        questions = torch.tensor([task.question(x, 1) for x in xs])
+        match = (questions[:, :, None, None] == facts).float()
+        state = torch.zeros(len(xs), 32)
+        with torch.no_grad():
+            model.link_moves.weight.zero_()
+            model.link_moves.bias.copy_(torch.eye(task.size + 1)[t] * 50.0)
+            groups = Groups(torch.zeros(len(xs), dtype=torch.long), 1)
+            trail = model.link_walk(match, state, memory.hops[:, 0], groups)
+        assert trail.shape == (len(xs), task.size + 1)  # the sink: never an end
+        ends = []
+        for x in xs:
+            for _ in range(t):
+                x = int(inst.data[x]) if kind == "successor" else back[x]
+            ends.append(row[x])
+        assert trail.argmax(-1).tolist() == ends
+        share = trail.exp()[torch.arange(len(xs)), ends] / trail.exp().sum(-1)
+        assert (share > 0.99).all()
 
 
 def test_links_walk_the_graph_the_facts_describe():

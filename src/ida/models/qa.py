@@ -53,6 +53,14 @@ layers' pointers go 1, 2, 4, ... hops, so the gates spell out a number of hops i
 is one read at the fact k - 1 hops on, where decoding it from the superposed states the encoder
 left at x was slow to learn.
 
+With ``link_walk=T`` the decoder walks the facts' token links instead, read off the tokens: no
+attention to learn first. The walk starts on the facts that hold a question token in a slot (a
+learned mixture of question positions and slots), moves along a learned mixture of kinds of link
+(f to another fact whose slot b holds the token in f's slot a), and makes t = 0..T moves, t from
+a softmax read from the question (one chance per t, not a binary code that the encoder's
+pointers and the gates must agree on). A move to no fact ends that part of the walk; the last
+decoder layer is biased by the log of where the rest ended.
+
 With ``reach=T`` the decoder also reads how soon the facts that hold one question token lead
 to the facts that hold another, moving along links between facts: fact f links to fact g when
 the token in f's slot a is in g's slot b (for shortest paths, a = 1, b = 0 links the edge (u, v)
@@ -88,8 +96,9 @@ class Memory:
     ``kv`` per decoder layer (keys, values) [I, heads, F, d_head]; ``mask`` [I, 1, 1, F] additive
     (-inf on padding facts); ``facts`` [I, F, fact_len]; ``index`` [B]: question b's instance
     (None before ``QAModel.select``); ``hops`` [I, enc_layers, F, F]: each encoder layer's
-    attention, its heads mixed, for the decoder's pointer walk (None without ``walk``); ``reach``
-    the tables ``reach_tables`` makes for the reach profile (None without ``reach``)."""
+    attention, its heads mixed, for the decoder's pointer walk (or [I, 1, F, F]: one move of the
+    link walk; None without either); ``reach`` the tables ``reach_tables`` makes for the reach
+    profile (None without ``reach``)."""
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor
@@ -145,6 +154,7 @@ class ModelShape:
     sink: bool = False
     doubling: bool = False
     walk: bool = False
+    link_walk: int = 0  # the most moves the link walk makes (0: no link walk)
     reach: int = 0
     answer_match: bool = False
 
@@ -283,6 +293,10 @@ class QAModel(nn.Module):
             raise ValueError("computed tokens join the relational bias: they need relational")
         if not 0 <= shape.computed_from_slot < shape.fact_len:
             raise ValueError(f"computed_from_slot must be below fact_len ({shape.fact_len})")
+        if shape.link_walk and shape.walk:
+            raise ValueError("one pointer walk at a time: walk or link_walk")
+        if shape.link_walk and shape.dec_layers < 2:
+            raise ValueError("the link walk needs at least two decoder layers")
         if shape.answer_match and not shape.relational:
             raise ValueError("the answer slot's match is a relational bias: it needs relational")
         self.shape = shape
@@ -332,6 +346,11 @@ class QAModel(nn.Module):
             self.walk_start = nn.Parameter(torch.zeros(lq * h))  # mixes layer 0's cross-attention
             self.walk_heads = nn.Parameter(torch.zeros(shape.enc_layers, h))  # mixes each map
             self.walk_gate = nn.Linear(d, shape.enc_layers)  # the question's hops, per layer
+        if shape.link_walk:  # where it starts, along which links, how many moves
+            self.link_start = nn.Parameter(torch.zeros(shape.question_len * shape.fact_len))
+            self.link_kinds = nn.Parameter(torch.zeros(shape.fact_len**2))
+            self.link_moves = nn.Linear(d, shape.link_walk + 1)
+        if shape.walk or shape.link_walk:  # per head: the pull towards where the walk ended
             self.walk_weight = nn.Parameter(torch.full((h,), DOUBLING_PRIOR))
         if shape.reach:
             sets, kinds = (shape.question_len + 1) * shape.fact_len, shape.fact_len**2
@@ -350,6 +369,10 @@ class QAModel(nn.Module):
         hops = None
         if shape.walk:  # [I, enc_layers, F, F]
             hops = torch.einsum("lihfg,lh->ilfg", torch.stack(maps), self.walk_heads.softmax(-1))
+        if shape.link_walk:  # [I, 1, F, F]: one move along the learned mixture of links
+            kinds = (RELATION_SCALE * self.link_kinds).softmax(-1)
+            means = link_means(shared_slots(facts, moves=True).float()).flatten(3)
+            hops = torch.einsum("ifgk,k->ifg", means, kinds)[:, None]
         reach = None
         if shape.reach:
             reach = reach_tables(facts, shape.reach, shape.vocab_size, sink=shape.sink)
@@ -460,8 +483,9 @@ class QAModel(nn.Module):
             groups = Groups(torch.arange(len(index), device=x.device), len(index))
         mask, facts = memory.mask[index], memory.facts[index]
         reaching = pointers and bool(self.shape.reach)
+        linking = pointers and bool(self.shape.link_walk)
         match = same = reach = None  # match[b, p, f, a]: token p == slot a of fact f
-        if relation is not None or reaching:
+        if relation is not None or reaching or linking:
             match = (tokens[:, :, None, None] == facts[:, None, :, :]).float()
             match = match * (tokens != PAD)[:, :, None, None]
         if reaching:
@@ -495,6 +519,8 @@ class QAModel(nn.Module):
                 trail = self.pointer_walk(cross, x[:, -1], hops, groups)
             else:
                 x = block(x, **step)
+                if linking and layer == 0:
+                    trail = self.link_walk(match[:, :-1], x[:, -1], hops[:, 0], groups)
         return self.norm(x)
 
     def reach_profile(
@@ -542,8 +568,31 @@ class QAModel(nn.Module):
         for layer in range(hops.shape[1]):
             gate = gates[..., layer : layer + 1]
             at = at + gate * (at @ hops[:, layer] - at)
-        trail = torch.log(groups.gather(at) + FLOOR)
-        return F.pad(trail, (0, cross.shape[-1] - facts), value=float(np.log(FLOOR)))
+        return self.trail(at, groups)
+
+    def link_walk(
+        self, match: torch.Tensor, state: torch.Tensor, move: torch.Tensor, groups: Groups
+    ) -> torch.Tensor:
+        """Log of where the link walk ends [B, F (+1 with the sink)]. It starts on the facts that
+        hold a question token ``match`` [B, question_len, F, fact_len] in a slot (a learned
+        mixture of positions and slots), makes t = 0..T moves along ``move`` [I, F, F] (a learned
+        mixture of links), t read from the question's ``state`` [B, d], and ends spread over
+        where each t led, weighted by its chance."""
+        found = match / match.sum(2, keepdim=True).clamp(min=1)  # each (p, a) over its facts
+        start = (RELATION_SCALE * self.link_start).softmax(-1).view(match.shape[1], -1)
+        at = groups.scatter(torch.einsum("bpfa,pa->bf", found, start))
+        moves = groups.scatter(self.link_moves(state).softmax(-1))  # [I, width, T + 1]
+        end = moves[..., :1] * at
+        for t in range(1, moves.shape[-1]):
+            at = at @ move
+            end = end + moves[..., t : t + 1] * at
+        return self.trail(end, groups)
+
+    def trail(self, end: torch.Tensor, groups: Groups) -> torch.Tensor:
+        """A walk's end [I, width, F] (``Groups`` layout) -> its log per question [B, F (+1 with
+        the sink, which no walk reaches)]."""
+        trail = torch.log(groups.gather(end) + FLOOR)
+        return F.pad(trail, (0, int(self.shape.sink)), value=float(np.log(FLOOR)))
 
     def forward(
         self, facts: torch.Tensor, questions: torch.Tensor, instance: torch.Tensor
@@ -580,11 +629,17 @@ class BatchedAnswerer:
         return self.logits(items).argmax(-1).tolist()
 
 
-def shared_slots(facts: torch.Tensor) -> torch.Tensor:
+def shared_slots(facts: torch.Tensor, moves: bool = False) -> torch.Tensor:
     """facts [I, F, fact_len] -> [I, F, G, a, b]: slot a of fact f holds the token in slot b of
-    fact g (padding shares nothing)."""
+    fact g (padding shares nothing). With ``moves``, not a slot with itself: a move along such a
+    link would stay where it is (a fact's slot a matching its own slot b is a move)."""
     real = (facts != PAD)[:, :, None, :, None]
-    return (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
+    same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
+    if moves:
+        n, slots = facts.shape[1], facts.shape[2]
+        itself = torch.eye(n, dtype=torch.bool, device=facts.device)[:, :, None, None]
+        same = same & ~(itself & torch.eye(slots, dtype=torch.bool, device=facts.device))
+    return same
 
 
 def link_means(same: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,7 @@ def make_model(task: Task, cfg: TrainConfig) -> QAModel:
         sink=cfg.attention_sink,
         doubling=cfg.pointer_doubling,
         walk=cfg.pointer_walk,
+        link_walk=cfg.link_walk,
         reach=cfg.pointer_reach,
         answer_match=cfg.answer_match,
     )

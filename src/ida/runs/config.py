@@ -62,6 +62,12 @@ class TrainConfig(BaseModel):
     pointer_walk: bool = Field(
         False, description="the decoder walks the encoder's pointers, as many hops as it asks"
     )
+    link_walk: int = Field(
+        0,
+        ge=0,
+        description="T: the decoder walks 0..T moves along the facts' links, as many as it asks "
+        "(0: no link walk)",
+    )
 
     # Amplify(H, A)
     depth: int = Field(1, ge=1, description="levels of H before subquestions go to A")
@@ -197,6 +203,10 @@ class TrainConfig(BaseModel):
             raise ValueError("human_budget applies to overseer 'learned'")
         if self.pointer_walk and self.dec_layers < 2:
             raise ValueError("pointer_walk needs dec_layers >= 2")
+        if self.link_walk and self.pointer_walk:
+            raise ValueError("one pointer walk at a time: pointer_walk or link_walk")
+        if self.link_walk and self.dec_layers < 2:
+            raise ValueError("link_walk needs dec_layers >= 2")
         if self.pointer_walk and self.enc_repeat > 1:
             raise ValueError("pointer_walk reads each encoder layer once: it needs enc_repeat = 1")
         for name in ("d_model", "fan_d_model"):
