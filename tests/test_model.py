@@ -488,7 +488,7 @@ def test_the_link_walk_ends_as_many_moves_on_as_it_asks(kind):
             model.link_moves.weight.zero_()
             model.link_moves.bias.copy_(torch.eye(task.size + 1)[t] * 50.0)
             groups = Groups(torch.zeros(len(xs), dtype=torch.long), 1)
-            trail = model.link_walk(match, state, memory.hops[:, 0], groups)
+            trail = model.link_walk(match, state, memory.hops, groups)
         assert trail.shape == (len(xs), task.size + 1)  # the sink: never an end
         ends = []
         for x in xs:

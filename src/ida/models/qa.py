@@ -55,8 +55,10 @@ left at x was slow to learn.
 
 With ``link_walk=T`` the decoder walks the facts' token links instead, read off the tokens: no
 attention to learn first. The walk starts on the facts that hold a question token in a slot (a
-learned mixture of question positions and slots), moves along a learned mixture of kinds of link
-(f to another fact whose slot b holds the token in f's slot a), and makes t = 0..T moves, t from
+learned mixture of question positions and slots), moves along one kind of link (f to the facts
+whose slot b holds the token in f's slot a; one walk per kind, mixed by learned weights where
+they end: a mixture inside each move would spread a little further with every move), and makes
+t = 0..T moves, t from
 a softmax read from the question (one chance per t, not a binary code that the encoder's
 pointers and the gates must agree on). A move to no fact ends that part of the walk; the last
 decoder layer is biased by the log of where the rest ended.
@@ -96,9 +98,9 @@ class Memory:
     ``kv`` per decoder layer (keys, values) [I, heads, F, d_head]; ``mask`` [I, 1, 1, F] additive
     (-inf on padding facts); ``facts`` [I, F, fact_len]; ``index`` [B]: question b's instance
     (None before ``QAModel.select``); ``hops`` [I, enc_layers, F, F]: each encoder layer's
-    attention, its heads mixed, for the decoder's pointer walk (or [I, 1, F, F]: one move of the
-    link walk; None without either); ``reach`` the tables ``reach_tables`` makes for the reach
-    profile (None without ``reach``)."""
+    attention, its heads mixed, for the decoder's pointer walk (or [I, kinds, F, F]: one move of
+    the link walk along each kind of link; None without either); ``reach`` the tables
+    ``reach_tables`` makes for the reach profile (None without ``reach``)."""
 
     kv: list[tuple[torch.Tensor, torch.Tensor]]
     mask: torch.Tensor
@@ -369,10 +371,10 @@ class QAModel(nn.Module):
         hops = None
         if shape.walk:  # [I, enc_layers, F, F]
             hops = torch.einsum("lihfg,lh->ilfg", torch.stack(maps), self.walk_heads.softmax(-1))
-        if shape.link_walk:  # [I, 1, F, F]: one move along the learned mixture of links
-            kinds = (RELATION_SCALE * self.link_kinds).softmax(-1)
-            means = link_means(shared_slots(facts, moves=True).float()).flatten(3)
-            hops = torch.einsum("ifgk,k->ifg", means, kinds)[:, None]
+        if shape.link_walk:  # [I, kinds, F, G]: one move along each kind of link
+            with torch.no_grad():
+                means = link_means(shared_slots(facts, moves=True).float())
+                hops = means.permute(0, 3, 4, 1, 2).flatten(1, 2)
         reach = None
         if shape.reach:
             reach = reach_tables(facts, shape.reach, shape.vocab_size, sink=shape.sink)
@@ -520,7 +522,7 @@ class QAModel(nn.Module):
             else:
                 x = block(x, **step)
                 if linking and layer == 0:
-                    trail = self.link_walk(match[:, :-1], x[:, -1], hops[:, 0], groups)
+                    trail = self.link_walk(match[:, :-1], x[:, -1], hops, groups)
         return self.norm(x)
 
     def reach_profile(
@@ -571,21 +573,24 @@ class QAModel(nn.Module):
         return self.trail(at, groups)
 
     def link_walk(
-        self, match: torch.Tensor, state: torch.Tensor, move: torch.Tensor, groups: Groups
+        self, match: torch.Tensor, state: torch.Tensor, links: torch.Tensor, groups: Groups
     ) -> torch.Tensor:
         """Log of where the link walk ends [B, F (+1 with the sink)]. It starts on the facts that
         hold a question token ``match`` [B, question_len, F, fact_len] in a slot (a learned
-        mixture of positions and slots), makes t = 0..T moves along ``move`` [I, F, F] (a learned
-        mixture of links), t read from the question's ``state`` [B, d], and ends spread over
-        where each t led, weighted by its chance."""
+        mixture of positions and slots), makes t = 0..T moves along one kind of ``links``
+        [I, kinds, F, F] (one walk per kind, mixed by learned weights at the end), t read from
+        the question's ``state`` [B, d], and ends spread over where each t led, weighted by its
+        chance."""
         found = match / match.sum(2, keepdim=True).clamp(min=1)  # each (p, a) over its facts
         start = (RELATION_SCALE * self.link_start).softmax(-1).view(match.shape[1], -1)
-        at = groups.scatter(torch.einsum("bpfa,pa->bf", found, start))
+        at = groups.scatter(torch.einsum("bpfa,pa->bf", found, start))  # [I, width, F]
         moves = groups.scatter(self.link_moves(state).softmax(-1))  # [I, width, T + 1]
+        kinds = (RELATION_SCALE * self.link_kinds).softmax(-1)
         end = moves[..., :1] * at
+        at = at[:, None].expand(-1, len(kinds), -1, -1)  # [I, kinds, width, F]
         for t in range(1, moves.shape[-1]):
-            at = at @ move
-            end = end + moves[..., t : t + 1] * at
+            at = at @ links
+            end = end + moves[..., t : t + 1] * torch.einsum("ikwf,k->iwf", at, kinds)
         return self.trail(end, groups)
 
     def trail(self, end: torch.Tensor, groups: Groups) -> torch.Tensor:

@@ -1,0 +1,113 @@
+"""How a permutation_powering model with the link walk answers s^k(x), exponent by exponent.
+
+    python benchmarks/walk_probe.py RUN_DIR [--instances 64] [--json FILE]
+
+For the run's reported weights (see ``eval_weights``) and fresh instances, every question
+(x, k) of each instance: the number of moves the walk makes most often for that k, the mean
+chance it gives k - 1 moves (which end on the fact for s^(k-1)(x), whose y is the answer), the
+share of the walk's end on that fact, and the model's accuracy. Also the learned mixtures of
+where the walk starts (question position, slot) and of the links it moves along.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ida.errors import IdaError
+from ida.models.qa import RELATION_SCALE
+from ida.runs.run import load_job
+
+
+def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
+    """Per exponent k: moves (most often), chance of k - 1 moves, share on the target, accuracy."""
+    try:
+        job = load_job(run_dir)
+    except IdaError as err:
+        raise SystemExit(f"error: {err}") from None
+    task, model = job.task, job.weights().eval()
+    if task.name != "permutation_powering" or not model.shape.link_walk:
+        raise SystemExit(f"{run_dir} is not a permutation_powering run with the link walk")
+    n = task.size
+    rng = np.random.default_rng(seed)
+    insts = [task.sample_instance(rng) for _ in range(instances)]
+    facts = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(job.device)
+    pairs = [(i, x, k) for i in range(instances) for k in range(1, n + 1) for x in range(n)]
+    questions = torch.tensor([task.question(x, k) for _, x, k in pairs], device=job.device)
+    index = torch.tensor([i for i, _, _ in pairs], device=job.device)
+    seen = {}
+    walk = model.link_walk
+
+    def recording(match, state, move, groups):  # the walk's move chances and where it ended
+        seen["moves"] = model.link_moves(state).softmax(-1)
+        seen["trail"] = walk(match, state, move, groups)
+        return seen["trail"]
+
+    model.link_walk = recording
+    with torch.no_grad():
+        predicted = model(facts, questions, index).argmax(-1).cpu().numpy()
+    moves, ends = seen["moves"].cpu().numpy(), seen["trail"][:, :n].exp().cpu().numpy()
+    rows = []
+    for k in range(1, n + 1):
+        picked, chance, share, right = [], [], [], []
+        for b, (i, x, kk) in enumerate(pairs):
+            if kk != k:
+                continue
+            inst = insts[i]
+            target = int(task.solve(inst, task.question(x, k - 1))) if k > 1 else x
+            fact = int(np.flatnonzero(inst.facts[:, 0] == target + 1)[0])
+            picked.append(int(moves[b].argmax()))
+            chance.append(moves[b, k - 1])
+            share.append(ends[b, fact] / max(ends[b].sum(), 1e-30))
+            right.append(predicted[b] == task.solve(inst, task.question(x, k)))
+        rows.append(
+            {
+                "k": k,
+                "moves": int(np.bincount(picked).argmax()),
+                "chance": round(float(np.mean(chance)), 3),
+                "share": round(float(np.mean(share)), 3),
+                "accuracy": round(float(np.mean(right)), 3),
+            }
+        )
+    mix = {
+        name: (RELATION_SCALE * getattr(model, name)).softmax(-1).tolist()
+        for name in ("link_start", "link_kinds")
+    }
+    mix = {name: [round(v, 3) for v in values] for name, values in mix.items()}
+    return {"run": str(run_dir), "instances": instances, "exponents": rows, **mix}
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        f"{result['run']} ({result['instances']} instances)",
+        f"start (position, slot): {result['link_start']}; links (a -> b): {result['link_kinds']}",
+        "",
+        "| k | moves (most often) | chance of k - 1 moves | share on s^(k-1)(x) | accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["exponents"]:
+        lines.append(
+            f"| {r['k']} | {r['moves']} | {r['chance']:.2f} | {r['share']:.2f} | "
+            f"{r['accuracy']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a permutation_powering run directory with the link walk")
+    parser.add_argument("--instances", type=int, default=64)
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    result = probe(args.run, args.instances)
+    print(markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
