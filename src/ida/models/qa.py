@@ -58,10 +58,9 @@ attention to learn first. The walk starts on the facts that hold a question toke
 learned mixture of question positions and slots), moves along one kind of link (f to the facts
 whose slot b holds the token in f's slot a; one walk per kind, mixed by learned weights where
 they end: a mixture inside each move would spread a little further with every move), and makes
-t = 0..T moves, t from
-a softmax read from the question (one chance per t, not a binary code that the encoder's
-pointers and the gates must agree on). A move to no fact ends that part of the walk; the last
-decoder layer is biased by the log of where the rest ended.
+t = 0..T moves, t from a softmax read from the question (one chance per t, not a binary code
+that the encoder's pointers and the gates must agree on). A move to no fact ends that part of
+the walk; the last decoder layer is biased by the log of where the rest ended.
 
 With ``reach=T`` the decoder also reads how soon the facts that hold one question token lead
 to the facts that hold another, moving along links between facts: fact f links to fact g when
@@ -586,12 +585,12 @@ class QAModel(nn.Module):
         at = groups.scatter(torch.einsum("bpfa,pa->bf", found, start))  # [I, width, F]
         moves = groups.scatter(self.link_moves(state).softmax(-1))  # [I, width, T + 1]
         kinds = (RELATION_SCALE * self.link_kinds).softmax(-1)
-        end = moves[..., :1] * at
         at = at[:, None].expand(-1, len(kinds), -1, -1)  # [I, kinds, width, F]
+        ends = moves[:, None, :, :1] * at
         for t in range(1, moves.shape[-1]):
             at = at @ links
-            end = end + moves[..., t : t + 1] * torch.einsum("ikwf,k->iwf", at, kinds)
-        return self.trail(end, groups)
+            ends = ends + moves[:, None, :, t : t + 1] * at
+        return self.trail(torch.einsum("ikwf,k->iwf", ends, kinds), groups)
 
     def trail(self, end: torch.Tensor, groups: Groups) -> torch.Tensor:
         """A walk's end [I, width, F] (``Groups`` layout) -> its log per question [B, F (+1 with
@@ -636,8 +635,9 @@ class BatchedAnswerer:
 
 def shared_slots(facts: torch.Tensor, moves: bool = False) -> torch.Tensor:
     """facts [I, F, fact_len] -> [I, F, G, a, b]: slot a of fact f holds the token in slot b of
-    fact g (padding shares nothing). With ``moves``, not a slot with itself: a move along such a
-    link would stay where it is (a fact's slot a matching its own slot b is a move)."""
+    fact g (padding shares nothing). With ``moves``, a fact's slot a does not share with its own
+    slot a (a move along that stays put), but with its own slot b it does (a move: the fixed
+    point s(x) = x links (x, x) to itself)."""
     real = (facts != PAD)[:, :, None, :, None]
     same = (facts[:, :, None, :, None] == facts[:, None, :, None, :]) & real
     if moves:
