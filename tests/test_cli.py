@@ -52,6 +52,23 @@ def one_line_error(code, err, match):
     assert "Traceback" not in err
 
 
+def test_a_run_without_out_is_named_after_its_task_mode_and_config(
+    monkeypatch, capsys, tmp_path, tiny_config
+):
+    """Runs of one task with different config files get different default directories, so the
+    second does not stop at "already holds a run"."""
+    monkeypatch.chdir(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text(tiny_config.read_text())
+    for config in (tiny_config, other):
+        code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--config", config, *TINY)
+        assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "union_find-ida-other",
+        "union_find-ida-tiny",
+    ]
+
+
 def test_tasks_lists_all_five(monkeypatch, capsys):
     code, out, _ = ida(monkeypatch, capsys, "tasks")
     assert code == 0

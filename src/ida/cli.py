@@ -37,7 +37,10 @@ def tasks() -> None:
 def train(
     task: Annotated[str, typer.Argument(help="task name (see `ida tasks`)")],
     mode: Annotated[str | None, typer.Option(help="ida or supervised")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="run directory (default: runs/TASK-MODE[-CONFIG's name])"),
+    ] = None,
     size: Annotated[int | None, typer.Option(help="elements per instance")] = None,
     steps: Annotated[int | None, typer.Option(help="distillation steps")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
@@ -92,7 +95,8 @@ def train(
         select=select,
         device=device,
     )
-    run_dir = out_dir or Path("runs") / f"{cfg.task}-{cfg.mode}"
+    named = f"{cfg.task}-{cfg.mode}" + (f"-{config.stem}" if config else "")
+    run_dir = out_dir or Path("runs") / named
     summary = run_train(cfg, run_dir, resume=resume, steps=steps)
     out.print(json.dumps(summary, indent=2))
     out.print(f"run written to {run_dir}/ (curves.png, metrics.jsonl, summary.json)")
