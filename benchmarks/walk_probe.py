@@ -48,8 +48,11 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
         return seen["trail"]
 
     model.link_walk = recording
-    with torch.no_grad():
-        predicted = model(facts, questions, index).argmax(-1).cpu().numpy()
+    try:
+        with torch.no_grad():
+            predicted = model(facts, questions, index).argmax(-1).cpu().numpy()
+    finally:
+        del model.link_walk
     moves, ends = seen["moves"].cpu().numpy(), seen["trail"][:, :n].exp().cpu().numpy()
     rows = []
     for k in range(1, n + 1):
@@ -61,7 +64,7 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
             target = int(task.solve(inst, task.question(x, k - 1))) if k > 1 else x
             fact = int(np.flatnonzero(inst.facts[:, 0] == target + 1)[0])
             picked.append(int(moves[b].argmax()))
-            chance.append(moves[b, k - 1])
+            chance.append(moves[b, k - 1] if k - 1 < moves.shape[1] else 0.0)  # beyond T
             share.append(ends[b, fact] / max(ends[b].sum(), 1e-30))
             right.append(predicted[b] == task.solve(inst, task.question(x, k)))
         rows.append(

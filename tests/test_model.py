@@ -13,6 +13,7 @@ from ida.models.qa import (
     QAModel,
     held_tokens,
     link_moves,
+    one_move,
     shared_slots,
     token_links,
 )
@@ -498,6 +499,25 @@ def test_the_link_walk_ends_as_many_moves_on_as_it_asks(kind):
         assert trail.argmax(-1).tolist() == ends
         share = trail.exp()[torch.arange(len(xs)), ends] / trail.exp().sum(-1)
         assert (share > 0.99).all()
+
+
+def test_a_move_never_stays_by_a_slot_matching_itself():
+    """For the link walk a fact's slot does not link to the same slot of itself: in a permutation
+    the kinds x -> x and y -> y lead nowhere (each token is in one fact's slot a only), while
+    y -> x leads from a fixed point (x, x) to itself and from every other fact to the next."""
+    task = get_task("permutation_powering", 16)
+    inst = task.sample_instance(np.random.default_rng(9))
+    facts = torch.from_numpy(inst.facts)[None]
+    move, kept = one_move(facts, moves=True)[0], one_move(facts)[0]  # [kinds, F, G]
+    assert move[0].sum() == move[3].sum() == 0  # x -> x, y -> y
+    assert torch.equal(kept[0], torch.eye(16)) and torch.equal(kept[3], torch.eye(16))
+    row = {int(x) - 1: f for f, x in enumerate(inst.facts[:, 0])}
+    ahead = torch.zeros(16, 16)
+    for x, f in row.items():
+        ahead[f, row[int(inst.data[x])]] = 1.0
+    assert torch.equal(move[2], ahead) and torch.equal(move[1], ahead.T)  # y -> x, x -> y
+    fixed = [row[x] for x in range(16) if int(inst.data[x]) == x]
+    assert len(fixed) == 3 and all(move[2][f, f] == 1 for f in fixed)
 
 
 def test_links_walk_the_graph_the_facts_describe():

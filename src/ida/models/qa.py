@@ -56,8 +56,9 @@ left at x was slow to learn.
 With ``link_walk=T`` the decoder walks the facts' token links instead, read off the tokens: no
 attention to learn first. The walk starts on the facts that hold a question token in a slot (a
 learned mixture of question positions and slots), moves along one kind of link (f to the facts
-whose slot b holds the token in f's slot a; one walk per kind, mixed by learned weights where
-they end: a mixture inside each move would spread a little further with every move), and makes
+whose slot b holds the token in f's slot a, never from a slot to the same slot of f itself; one
+walk per kind, mixed by learned weights where they end: a mixture inside each move would spread
+a little further with every move), and makes
 t = 0..T moves, t from a softmax read from the question (one chance per t, not a binary code
 that the encoder's pointers and the gates must agree on). A move to no fact ends that part of
 the walk; the last decoder layer is biased by the log of where the rest ended.
@@ -371,9 +372,7 @@ class QAModel(nn.Module):
         if shape.walk:  # [I, enc_layers, F, F]
             hops = torch.einsum("lihfg,lh->ilfg", torch.stack(maps), self.walk_heads.softmax(-1))
         if shape.link_walk:  # [I, kinds, F, G]: one move along each kind of link
-            with torch.no_grad():
-                means = link_means(shared_slots(facts, moves=True).float())
-                hops = means.permute(0, 3, 4, 1, 2).flatten(1, 2)
+            hops = one_move(facts, moves=True)
         reach = None
         if shape.reach:
             reach = reach_tables(facts, shape.reach, shape.vocab_size, sink=shape.sink)
@@ -670,12 +669,22 @@ def token_links(same: torch.Tensor) -> torch.Tensor:
     return links.transpose(2, 3).flatten(1, 2)
 
 
+def one_move(facts: torch.Tensor, moves: bool = False) -> torch.Tensor:
+    """facts [I, F, fact_len] -> [I, fact_len^2, F, G]: row f of kind a * fact_len + b spreads
+    evenly over the facts whose slot b holds the token in f's slot a (none: zeros); ``moves`` as
+    in ``shared_slots``. Read off the tokens: no gradient."""
+    with torch.no_grad():
+        means = link_means(shared_slots(facts, moves=moves).float())
+        return means.permute(0, 3, 4, 1, 2).flatten(1, 2)
+
+
 def link_moves(facts: torch.Tensor, steps: int) -> torch.Tensor:
     """facts [I, F, fact_len] -> [I, fact_len^2, steps, F, F]: row f of entry (a * fact_len + b,
     t) is where t moves lead from fact f, each move spreading evenly over the facts whose slot b
-    holds the token of the mover's slot a (no such fact: the walk stops)."""
-    move = link_means(shared_slots(facts).float()).permute(0, 3, 4, 1, 2).flatten(1, 2)
-    power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)  # move [I, kinds, F, G]
+    holds the token of the mover's slot a (no such fact: the walk stops). A fact's slot a links
+    to its own slot a here (the reach profile counts staying put as a move)."""
+    move = one_move(facts)  # [I, kinds, F, G]
+    power = torch.eye(facts.shape[1], device=facts.device).expand_as(move)
     powers = [power]
     for _ in range(steps - 1):
         power = power @ move

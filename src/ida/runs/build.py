@@ -241,9 +241,14 @@ def build_job(cfg: TrainConfig) -> Job:
         adversary = Adversary(model.shape)
     if cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree:
         # H' reads questions and answers, with no answer slot of A's kind: the reach profile's
-        # tables and the answer slot's match would go unread
+        # tables, the answer slot's match and the walks would go unread
         shape = dataclasses.replace(
-            model.shape, d_model=cfg.fan_d_model, reach=0, answer_match=False
+            model.shape,
+            d_model=cfg.fan_d_model,
+            reach=0,
+            answer_match=False,
+            walk=False,
+            link_walk=0,
         )
         imitation = OverseerImitation(
             task,
