@@ -13,15 +13,12 @@ one defining v_k, and on the table row f(value(v_j), value(v_k)). Uniform attent
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from runner import probe_job, probe_main
 
-from ida.errors import IdaError
-from ida.runs.run import load_job
 from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
 
 TARGETS = ("first operand", "second operand", "table row")
@@ -29,13 +26,8 @@ TARGETS = ("first operand", "second operand", "table row")
 
 def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     """Mean attention mass [depth][layer][target] -> per-head list, and the run's label."""
-    try:
-        job = load_job(run_dir)
-    except IdaError as err:
-        raise SystemExit(f"error: {err}") from None
+    job = probe_job(run_dir, "sequential_assignments")
     task, model = job.task, job.weights().eval()
-    if task.name != "sequential_assignments":
-        raise SystemExit(f"{run_dir} is a {task.name} run; this probe reads sequential_assignments")
     rng = np.random.default_rng(seed)
     insts = [task.sample_instance(rng) for _ in range(instances)]
     facts = torch.from_numpy(np.stack([inst.facts for inst in insts])).to(job.device)
@@ -79,17 +71,5 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a sequential_assignments run directory")
-    parser.add_argument("--instances", type=int, default=64)
-    parser.add_argument("--json", help="also write the numbers to this file")
-    args = parser.parse_args()
-    result = probe(args.run, args.instances)
-    print(markdown(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    probe_main(__doc__, "a sequential_assignments run directory", probe, markdown)

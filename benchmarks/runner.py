@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: run (or resume) one ``ida train`` job in a subprocess."""
+"""Shared by the benchmark scripts: run (or resume) one ``ida train`` job in a subprocess, and
+the command line of the probes that read a finished run's model."""
 
 from __future__ import annotations
 
@@ -65,3 +66,34 @@ def matrix_main(
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(lambda job: run(job, args), jobs(args.tasks)))
     report(args.tasks)
+
+
+def probe_job(run_dir: str | Path, task: str):
+    """A finished run's job (``ida.runs.run.Job``), which must be a run of ``task``; a one-line
+    exit otherwise."""
+    from ida.errors import IdaError
+    from ida.runs.run import load_job
+
+    try:
+        job = load_job(run_dir)
+    except IdaError as err:
+        raise SystemExit(f"error: {err}") from None
+    if job.task.name != task:
+        raise SystemExit(f"{run_dir} is a {job.task.name} run; this probe reads {task}")
+    return job
+
+
+def probe_main(
+    doc: str, run_help: str, probe: Callable[[str, int], dict], markdown: Callable[[dict], str]
+) -> None:
+    """A probe's command line: RUN [--instances N] [--json FILE]; prints ``markdown(probe(...))``
+    and with ``--json`` also writes the numbers."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run", help=run_help)
+    parser.add_argument("--instances", type=int, default=64)
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    result = probe(args.run, args.instances)
+    print(markdown(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

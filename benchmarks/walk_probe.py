@@ -11,27 +11,21 @@ where the walk starts (question position, slot) and of the links it moves along.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
+from runner import probe_job, probe_main
 
-from ida.errors import IdaError
 from ida.models.qa import RELATION_SCALE
-from ida.runs.run import load_job
 
 
 def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     """Per exponent k: moves (most often), chance of k - 1 moves, share on the target, accuracy."""
-    try:
-        job = load_job(run_dir)
-    except IdaError as err:
-        raise SystemExit(f"error: {err}") from None
+    job = probe_job(run_dir, "permutation_powering")
     task, model = job.task, job.weights().eval()
-    if task.name != "permutation_powering" or not model.shape.link_walk:
-        raise SystemExit(f"{run_dir} is not a permutation_powering run with the link walk")
+    if not model.shape.link_walk:
+        raise SystemExit(f"{run_dir} has no link walk (link_walk = 0)")
     n = task.size
     rng = np.random.default_rng(seed)
     insts = [task.sample_instance(rng) for _ in range(instances)]
@@ -100,17 +94,5 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a permutation_powering run directory with the link walk")
-    parser.add_argument("--instances", type=int, default=64)
-    parser.add_argument("--json", help="also write the numbers to this file")
-    args = parser.parse_args()
-    result = probe(args.run, args.instances)
-    print(markdown(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-
-
 if __name__ == "__main__":
-    main()
+    probe_main(__doc__, "a permutation_powering run directory with the link walk", probe, markdown)
