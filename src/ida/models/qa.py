@@ -58,10 +58,10 @@ attention to learn first. The walk starts on the facts that hold a question toke
 learned mixture of question positions and slots), moves along one kind of link (f to the facts
 whose slot b holds the token in f's slot a, never from a slot to the same slot of f itself; one
 walk per kind, mixed by learned weights where they end: a mixture inside each move would spread
-a little further with every move), and makes
-t = 0..T moves, t from a softmax read from the question (one chance per t, not a binary code
-that the encoder's pointers and the gates must agree on). A move to no fact ends that part of
-the walk; the last decoder layer is biased by the log of where the rest ended.
+a little further with every move), and makes t = 0..T moves, t from a softmax read from the
+question (one chance per t, not a binary code that the encoder's pointers and the gates must
+agree on). A move to no fact ends that part of the walk; the last decoder layer is biased by the
+log of where the rest ended.
 
 With ``reach=T`` the decoder also reads how soon the facts that hold one question token lead
 to the facts that hold another, moving along links between facts: fact f links to fact g when
@@ -285,8 +285,9 @@ class QAModel(nn.Module):
         super().__init__()
         if shape.dec_layers < 1:
             raise ValueError("the decoder needs at least one layer")
-        if shape.walk and shape.dec_layers < 2:
-            raise ValueError("the pointer walk needs at least two decoder layers")
+        if (shape.walk or shape.link_walk) and shape.dec_layers < 2:
+            walk = "pointer walk" if shape.walk else "link walk"
+            raise ValueError(f"the {walk} needs at least two decoder layers")
         if shape.enc_repeat < 1:
             raise ValueError("the encoder runs at least once")
         if shape.walk and shape.enc_repeat > 1:
@@ -297,8 +298,6 @@ class QAModel(nn.Module):
             raise ValueError(f"computed_from_slot must be below fact_len ({shape.fact_len})")
         if shape.link_walk and shape.walk:
             raise ValueError("one pointer walk at a time: walk or link_walk")
-        if shape.link_walk and shape.dec_layers < 2:
-            raise ValueError("the link walk needs at least two decoder layers")
         if shape.answer_match and not shape.relational:
             raise ValueError("the answer slot's match is a relational bias: it needs relational")
         self.shape = shape
@@ -702,8 +701,7 @@ def reach_tables(
     which gets nowhere (-1)."""
     with torch.no_grad():
         links = link_moves(facts, steps).flatten(1, 2)  # [I, kinds * T, F, G]
-        holds = F.one_hot(facts, vocab).float()  # [I, G, fact_len, vocab]
-        holds[..., PAD] = 0.0
+        holds = held_tokens(facts, vocab)  # [I, G, fact_len, vocab]
         ahead = torch.einsum("ixfg,igbv->ibvxf", links, holds)
         logs = torch.log(F.pad(ahead, (0, 1 if sink else 0)) + FLOOR) / -np.log(FLOOR)
         return ahead, logs

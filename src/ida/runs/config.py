@@ -201,12 +201,11 @@ class TrainConfig(BaseModel):
             raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
         if self.human_budget and self.overseer != "learned":
             raise ValueError("human_budget applies to overseer 'learned'")
-        if self.pointer_walk and self.dec_layers < 2:
-            raise ValueError("pointer_walk needs dec_layers >= 2")
         if self.link_walk and self.pointer_walk:
             raise ValueError("one pointer walk at a time: pointer_walk or link_walk")
-        if self.link_walk and self.dec_layers < 2:
-            raise ValueError("link_walk needs dec_layers >= 2")
+        if (self.pointer_walk or self.link_walk) and self.dec_layers < 2:
+            walk = "pointer_walk" if self.pointer_walk else "link_walk"
+            raise ValueError(f"{walk} needs dec_layers >= 2")
         if self.pointer_walk and self.enc_repeat > 1:
             raise ValueError("pointer_walk reads each encoder layer once: it needs enc_repeat = 1")
         for name in ("d_model", "fan_d_model"):
