@@ -126,8 +126,8 @@ def plot(task: str) -> None:
 
 def audit(task: str, questions: int = 200) -> dict | None:
     """Inspections until an injected error is found: adversary best-first vs breadth-first."""
-    from ida.audit import inject_error, inspection_order, score_nodes, unfold
-    from ida.runs.run import load_job
+    from ida.core.runs.run import load_job
+    from ida.domains.qa.audit import inject_error, inspection_order, score_nodes, unfold
 
     run_dir = HERE / "runs" / name(task, "adversary", 0.0)
     if not (run_dir / "summary.json").exists():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from runner import probe_job, probe_main
 
-from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
+from ida.domains.qa.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
 
 TARGETS = ("first operand", "second operand", "table row")
 

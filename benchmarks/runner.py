@@ -69,10 +69,10 @@ def matrix_main(
 
 
 def probe_job(run_dir: str | Path, task: str):
-    """A finished run's job (``ida.runs.run.Job``), which must be a run of ``task``; a one-line
+    """A finished run's job (``ida.core.runs.run.Job``), which must be a run of ``task``; a one-line
     exit otherwise."""
-    from ida.errors import IdaError
-    from ida.runs.run import load_job
+    from ida.core.errors import IdaError
+    from ida.core.runs.run import load_job
 
     try:
         job = load_job(run_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 from runner import RUNS, finished
 from tasks import MODES, TASKS
 
-from ida.runs.run import load_job
+from ida.core.runs.run import load_job
 
 HERE = Path(__file__).parent
 

@@ -7,8 +7,8 @@ Run it with:  python examples/range_sum.py
 
 import numpy as np
 
-from ida.tasks import Task, register
-from ida.tasks.base import Instance
+from ida.domains.qa.tasks import Task, register
+from ida.domains.qa.tasks.base import Instance
 
 M = 10  # answers are sums modulo M
 
@@ -56,7 +56,7 @@ class RangeSum(Task):
 
 
 if __name__ == "__main__":
-    from ida.runs.config import make_config
-    from ida.runs.run import train
+    from ida.core.runs.run import train
+    from ida.domains.qa.config import qa_config
 
-    print(train(make_config(task="range_sum", size=8, steps=600), "runs/range_sum"))
+    print(train(qa_config(task="range_sum", size=8, steps=600), "runs/range_sum"))

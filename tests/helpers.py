@@ -2,9 +2,9 @@
 
 import torch
 
-from ida.curriculum import Curriculum
-from ida.engine import Engine
-from ida.models.qa import ModelShape
+from ida.core.curriculum import Curriculum
+from ida.core.engine import Engine
+from ida.domains.qa.models.transformer import ModelShape
 
 
 def small_shape(task) -> ModelShape:

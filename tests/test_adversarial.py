@@ -6,13 +6,13 @@ import torch
 from rich.console import Console
 
 from helpers import fit, small_round, small_shape
-from ida.adversary import Adversary, spearman
-from ida.amplify.adversarial import AdversarialAmplifier, Selection
-from ida.errors import IdaError
-from ida.runs.config import make_config
-from ida.runs.run import train
-from ida.tasks import get_task
-from ida.trace import MODEL
+from ida.core.errors import IdaError
+from ida.core.runs.run import train
+from ida.domains.qa.adversary import Adversary, spearman
+from ida.domains.qa.amplify.adversarial import AdversarialAmplifier, Selection
+from ida.domains.qa.config import qa_config
+from ida.domains.qa.tasks import get_task
+from ida.domains.qa.trace import MODEL
 
 
 def test_gumbel_selection_picks_with_the_boltzmann_probabilities():
@@ -136,7 +136,7 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     task = get_task("union_find", 8)
     amp = amplifier(task, "all")
     amp.curriculum.level = task.num_levels - 1
-    from ida.models.qa import QAModel
+    from ida.domains.qa.models.transformer import QAModel
 
     exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
     batch = exp.batch()
@@ -144,9 +144,10 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     answers = torch.from_numpy(rng.integers(task.answer_size, size=len(batch.targets)))
     answers[::2] = batch.targets[::2].clamp(min=0)  # right on half of the nodes
     adversary = Adversary(small_shape(task))
-    first = adversary.loss(batch, answers).item()
-    fit(adversary, lambda: adversary.loss(batch, answers))
-    assert adversary.loss(batch, answers).item() < 0.7 * first
+    model_logits = torch.nn.functional.one_hot(answers, task.answer_size).float()  # A's answers
+    first = adversary.loss(batch, model_logits).item()
+    fit(adversary, lambda: adversary.loss(batch, model_logits))
+    assert adversary.loss(batch, model_logits).item() < 0.7 * first
     scores = adversary.score(batch, answers)
     assert ((scores >= -1) & (scores <= 0)).all()
 
@@ -164,7 +165,7 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     ],
 )
 def test_adversarial_runs_end_to_end(tmp_path, tiny, extra):
-    cfg = make_config(tiny, task="wildcard_search", amplify="adversarial", **extra)
+    cfg = qa_config(tiny, task="wildcard_search", amplify="adversarial", **extra)
     summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
     assert summary["overseer_calls"] > 0 and summary["labels"] == 0
     assert ("adversary_spearman" in summary) == (cfg.select == "adversary")
@@ -172,11 +173,11 @@ def test_adversarial_runs_end_to_end(tmp_path, tiny, extra):
 
 def test_adversarial_needs_a_weak_hch_task_and_imitation(tmp_path, tiny):
     with pytest.raises(IdaError, match="adversarial"):
-        make_config(tiny, amplify="adversarial", distill="reinforce")
+        qa_config(tiny, amplify="adversarial", distill="reinforce")
     with pytest.raises(IdaError, match="per_subquestion"):
-        make_config(tiny, amplify="adversarial", select="random", per_subquestion=True)
+        qa_config(tiny, amplify="adversarial", select="random", per_subquestion=True)
     with pytest.raises(IdaError, match="screen_roots"):
-        make_config(tiny, amplify="adversarial", screen_roots=True)
+        qa_config(tiny, amplify="adversarial", screen_roots=True)
 
 
 def test_screened_roots_go_to_h_only_where_the_model_is_suspect():
@@ -203,8 +204,8 @@ def test_screened_roots_go_to_h_only_where_the_model_is_suspect():
 
 
 def test_noisy_overseer_errs_at_its_rate_reproducibly():
-    from ida.overseers import Noisy
-    from ida.tasks.base import OracleAsk, run_sync
+    from ida.domains.qa.overseers.demonstrators import Noisy
+    from ida.domains.qa.tasks.base import OracleAsk, run_sync
 
     task = get_task("wildcard_search", 8)
     noisy = Noisy(task, 0.1)
@@ -221,8 +222,8 @@ def test_noisy_overseer_errs_at_its_rate_reproducibly():
 
 
 def test_a_task_without_weak_hch_cannot_be_amplified_adversarially(tmp_path, tiny):
-    from ida.tasks import TASKS, register
-    from ida.tasks.base import Task
+    from ida.domains.qa.tasks import TASKS, register
+    from ida.domains.qa.tasks.base import Task
 
     base = get_task("permutation_powering", 6)
 
@@ -237,7 +238,7 @@ def test_a_task_without_weak_hch_cannot_be_amplified_adversarially(tmp_path, tin
         fan_in = Task.fan_in
 
     try:
-        cfg = make_config(tiny, task="async_only_test_task", amplify="adversarial")
+        cfg = qa_config(tiny, task="async_only_test_task", amplify="adversarial")
         with pytest.raises(IdaError, match="fan_out"):
             train(cfg, tmp_path / "run", console=Console(quiet=True))
         assert not (tmp_path / "run").exists()
@@ -247,7 +248,7 @@ def test_a_task_without_weak_hch_cannot_be_amplified_adversarially(tmp_path, tin
 
 @pytest.mark.parametrize("name", ["wildcard_search", "shortest_path"])
 def test_audit_finds_an_injected_error_along_the_suspect_path(name):
-    from ida.audit import inject_error, inspection_order, unfold
+    from ida.domains.qa.audit import inject_error, inspection_order, unfold
 
     task = get_task(name, 8)
     rng = np.random.default_rng(0)
@@ -278,17 +279,17 @@ def test_audit_finds_an_injected_error_along_the_suspect_path(name):
 
 
 def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
-    from ida.runs.run import load_job
-    from ida.show import render_audit
+    from ida.core.runs.run import load_job
+    from ida.domains.qa.show import render_audit
 
-    cfg = make_config(tiny, task="wildcard_search", amplify="adversarial")
+    cfg = qa_config(tiny, task="wildcard_search", amplify="adversarial")
     train(cfg, tmp_path / "run", console=Console(quiet=True))
     console = Console(record=True, width=200)
     console.print(render_audit(load_job(tmp_path / "run"), None, 0, 5, "adversary"))
     text = console.export_text()
     assert "adversary order" in text and "nodes;" in text
     assert "│ 5 │" in text and "│ 6 │" not in text  # --limit 5
-    from ida.show import render_tree
+    from ida.domains.qa.show import render_tree
 
     console.print(render_tree(load_job(tmp_path / "run"), None, 0))
     assert "(score -" in console.export_text()  # ida show draws the adversarial tree
@@ -296,7 +297,7 @@ def test_ida_audit_shows_a_trained_models_tree(tmp_path, tiny):
 
 def test_a_round_where_h_judges_nothing_still_trains(tmp_path, tiny):
     # tau far below any score: every training question is screened out, H is never asked
-    cfg = make_config(
+    cfg = qa_config(
         tiny,
         amplify="adversarial",
         select="uncertainty",

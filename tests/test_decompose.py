@@ -5,10 +5,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ida.amplify.decompose import Decomposition
-from ida.engine import Engine
-from ida.tasks import TASKS, get_task
-from ida.trace import LOOKUP, MODEL, OVERSEER
+from ida.core.engine import Engine
+from ida.domains.qa.amplify.decompose import Decomposition
+from ida.domains.qa.tasks import TASKS, get_task
+from ida.domains.qa.trace import LOOKUP, MODEL, OVERSEER
 
 
 class CountingOracle:

@@ -3,10 +3,11 @@
 import numpy as np
 from rich.console import Console
 
-from ida.curriculum import Curriculum
-from ida.distill.replay import Experience, ReplayBuffer
-from ida.runs.config import make_config
-from ida.runs.run import train
+from ida.core.curriculum import Curriculum
+from ida.core.replay import ReplayBuffer
+from ida.core.runs.run import train
+from ida.domains.qa.config import qa_config
+from ida.domains.qa.experience import Experience
 
 
 def test_curriculum_advances_only_on_agreement():
@@ -43,7 +44,7 @@ def exp(start, n):
 
 
 def test_replay_keeps_the_latest_instances_and_their_questions_together():
-    buf = ReplayBuffer(capacity=5)
+    buf = ReplayBuffer(capacity=5, kind=Experience)
     buf.add(exp(0, 3))
     buf.add(exp(3, 4))
     assert buf.size == 5
@@ -51,7 +52,7 @@ def test_replay_keeps_the_latest_instances_and_their_questions_together():
     batch = buf.sample(np.random.default_rng(0), 50)
     assert set(batch.targets[:, 0]) <= {2, 3, 4, 5, 6}
     assert (batch.facts[:, 0, 0] == batch.targets[:, 0]).all()
-    copy = ReplayBuffer(capacity=5)
+    copy = ReplayBuffer(capacity=5, kind=Experience)
     copy.load_state_dict(buf.state_dict())
     copy.add(exp(7, 1))
     buf.add(exp(7, 1))
@@ -62,7 +63,7 @@ def test_tiny_ida_run_learns_well_above_chance(tmp_path):
     # No ground truth is used for training: targets come from H plus the model's subanswers.
     # The relational prior and the sink make 300 steps enough on every seed tried (0-2: level 1
     # at 0.62-0.94); without them this size learns level 0 on some seeds and nothing on others.
-    cfg = make_config(
+    cfg = qa_config(
         task="permutation_powering",
         size=6,
         steps=300,

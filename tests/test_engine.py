@@ -1,6 +1,6 @@
 """The engine batches concurrent calls and returns each answer to the coroutine that asked."""
 
-from ida.engine import Call, Engine, Spawn
+from ida.core.engine import Call, Engine, Spawn
 
 
 class Recorder:

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from ida.runs.config import make_config
-from ida.runs.run import train
-from ida.tasks import get_task
-from ida.tasks.base import oracle_answer
+from ida.core.runs.run import train
+from ida.domains.qa.config import qa_config
+from ida.domains.qa.tasks import get_task
+from ida.domains.qa.tasks.base import oracle_answer
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "range_sum.py"
 
@@ -31,7 +31,7 @@ def test_example_task_decomposes_correctly_and_trains(tmp_path):
         q = task.sample_question(rng, inst, level)
         assert task.level_of(inst, q) == level
         assert oracle_answer(task, inst, q)[0] == task.solve(inst, q)
-    cfg = make_config(
+    cfg = qa_config(
         task="range_sum",
         size=8,
         steps=3,

@@ -8,20 +8,24 @@ import pytest
 import torch
 
 from helpers import small_round, small_shape
-from ida.adversary import Adversary
-from ida.amplify.adversarial import AdversarialAmplifier, Selection
-from ida.amplify.decompose import Decomposition
-from ida.amplify.learned import LearnedOverseerAmplifier
-from ida.engine import Engine
-from ida.errors import IdaError
-from ida.learned_overseer import OverseerImitation, Transcribing, transcript_steps
-from ida.models.fan import FanModel, decode_steps, encode_step, fan_loss
-from ida.models.qa import QAModel
-from ida.runs.config import make_config
-from ida.runs.run import train
-from ida.tasks import get_task
-from ida.tasks.base import OracleAsk, oracle_answer, run_sync, weak_hch
-from ida.trace import IMITATION, overseer_calls
+from ida.core.engine import Engine
+from ida.core.errors import IdaError
+from ida.core.runs.run import train
+from ida.domains.qa.adversary import Adversary
+from ida.domains.qa.amplify.adversarial import AdversarialAmplifier, Selection
+from ida.domains.qa.amplify.decompose import Decomposition
+from ida.domains.qa.amplify.learned import LearnedOverseerAmplifier
+from ida.domains.qa.config import qa_config
+from ida.domains.qa.models.transformer import QAModel
+from ida.domains.qa.overseers.fan_model import FanModel, decode_steps, encode_step, fan_loss
+from ida.domains.qa.overseers.learned_overseer import (
+    LearnedOverseer,
+    Transcribing,
+    transcript_steps,
+)
+from ida.domains.qa.tasks import get_task
+from ida.domains.qa.tasks.base import OracleAsk, oracle_answer, run_sync, weak_hch
+from ida.domains.qa.trace import LEARNED, overseer_calls
 
 TASKS = ["permutation_powering", "shortest_path", "union_find", "wildcard_search"]
 
@@ -95,7 +99,7 @@ def test_weak_hch_with_a_stand_in_fan_runs_its_steps_and_forces_an_answer():
 def test_h_prime_learns_hs_steps():
     torch.manual_seed(0)
     task = get_task("union_find", 6)
-    imitation = OverseerImitation(task, small_shape(task), torch.device("cpu"), 3e-3, min_held=8)
+    imitation = LearnedOverseer(task, small_shape(task), torch.device("cpu"), 3e-3, min_held=8)
     steps = transcript_steps(task, transcripts(task, rounds=2))
     imitation.add(steps)
     first, _ = imitation.validate(steps)
@@ -120,11 +124,11 @@ def test_h_prime_decodes_the_steps_it_predicts():
 
 def learned(task, budget, rounds=10, **kwargs):
     torch.manual_seed(0)
-    imitation = OverseerImitation(task, small_shape(task), torch.device("cpu"))
+    imitation = LearnedOverseer(task, small_shape(task), torch.device("cpu"))
     return LearnedOverseerAmplifier(
         task,
         **small_round(task),
-        imitation=imitation,
+        learned_overseer=imitation,
         human_budget=budget,
         rounds=rounds,
         **kwargs,
@@ -143,23 +147,23 @@ def test_the_budget_on_h_is_never_exceeded():
         assert (exp.targets >= 0).sum() <= 32
     assert spent[-1] <= 70
     assert spent[0] <= 2 * 70 / 4 + 1  # paced: a round spends at most twice its even share
-    assert amp.counts[IMITATION] == 0  # H' is not trusted yet: it decomposed nothing
-    assert len(amp.imitation.buffer.stored()) > 0  # but it learns from every step H took
+    assert amp.counts[LEARNED] == 0  # H' is not trusted yet: it decomposed nothing
+    assert len(amp.learned_overseer.buffer.stored()) > 0  # but it learns from every step H took
 
 
 def test_trusted_h_prime_takes_over_and_h_keeps_a_small_share():
     task = get_task("union_find", 6)
     amp = learned(task, budget=0, min_share=0.25)
-    amp.imitation.trust = 0.0  # trusted everywhere from the start
+    amp.learned_overseer.trust = 0.0  # trusted everywhere from the start
     exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(1))
     h_calls = overseer_calls(amp.counts)
     assert (exp.targets >= 0).all()  # every question got a target
-    assert amp.counts[IMITATION] + h_calls == 32 and 0 < h_calls < 16
+    assert amp.counts[LEARNED] + h_calls == 32 and 0 < h_calls < 16
     assert amp.h_share == pytest.approx(h_calls / 32)
 
 
 def adversarial(task, **kwargs):
-    imitation = OverseerImitation(task, small_shape(task), torch.device("cpu"))
+    imitation = LearnedOverseer(task, small_shape(task), torch.device("cpu"))
     imitation.trust = 0.0
     return AdversarialAmplifier(
         task,
@@ -167,7 +171,7 @@ def adversarial(task, **kwargs):
         selection=Selection("adversary"),
         adversary=Adversary(small_shape(task)),
         max_consults=16,
-        imitation=imitation,
+        learned_overseer=imitation,
         **kwargs,
     )
 
@@ -179,11 +183,11 @@ def test_where_the_adversary_is_confident_the_amplified_model_stands_in_for_h():
     amp.curriculum.level = task.num_levels - 1
     exp = amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
     assert overseer_calls(amp.counts) == 0
-    assert amp.counts[IMITATION] == 16 and (exp.targets >= 0).sum() == 16
+    assert amp.counts[LEARNED] == 16 and (exp.targets >= 0).sum() == 16
     amp = adversarial(task)  # no threshold: H handles every training question
     amp.amplify(QAModel(small_shape(task)), np.random.default_rng(0))
-    assert overseer_calls(amp.counts) >= 16 and amp.counts[IMITATION] == 0
-    assert len(amp.imitation.buffer.stored()) > 0  # H's steps were recorded for H'
+    assert overseer_calls(amp.counts) >= 16 and amp.counts[LEARNED] == 0
+    assert len(amp.learned_overseer.buffer.stored()) > 0  # H's steps were recorded for H'
 
 
 def test_the_models_own_tree_gives_targets_without_calls_to_h():
@@ -197,32 +201,32 @@ def test_the_models_own_tree_gives_targets_without_calls_to_h():
     h = [overseer_calls(amp.counts) for amp in (plain, own)]
     assert h[0] == h[1]  # the same calls to H
     assert (b.targets >= 0).sum() == (a.targets >= 0).sum() + 4 * 3  # and 3 more per instance
-    assert own.counts[IMITATION] == 12
+    assert own.counts[LEARNED] == 12
 
 
 def test_config_rules_for_the_learned_overseer(tiny):
     with pytest.raises(IdaError, match="human_budget"):
-        make_config(tiny, human_budget=10)
+        qa_config(tiny, human_budget=10)
     with pytest.raises(IdaError, match="adversarial"):
-        make_config(tiny, overseer="learned", amplify="adversarial")
+        qa_config(tiny, overseer="learned", amplify="adversarial")
     with pytest.raises(IdaError, match="adversarial"):
-        make_config(tiny, own_tree=2)
+        qa_config(tiny, own_tree=2)
     with pytest.raises(IdaError, match="depth"):
-        make_config(tiny, overseer="learned", depth=2)
-    make_config(tiny, overseer="learned", human_budget=10)
-    make_config(tiny, amplify="adversarial", confidence=-0.1, own_tree=2)
+        qa_config(tiny, overseer="learned", depth=2)
+    qa_config(tiny, overseer="learned", human_budget=10)
+    qa_config(tiny, amplify="adversarial", confidence=-0.1, own_tree=2)
 
 
 def test_learned_overseer_runs_end_to_end_within_its_budget(tmp_path, tiny):
     from rich.console import Console
 
-    cfg = make_config(tiny, overseer="learned", human_budget=100)
+    cfg = qa_config(tiny, overseer="learned", human_budget=100)
     summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
     assert 0 < summary["overseer_calls"] <= 100
-    assert summary["steps"] == 20 and "imitation_accuracy" in summary
-    from ida.runs.run import load_job
-    from ida.show import render_tree
+    assert summary["steps"] == 20 and "learned_accuracy" in summary
+    from ida.core.runs.run import load_job
+    from ida.domains.qa.show import render_tree
 
     console = Console(record=True, width=120)
     console.print(render_tree(load_job(tmp_path / "run"), None, 0))
-    assert "[imitation]" in console.export_text()  # ``ida show`` draws H''s decomposition
+    assert "[learned]" in console.export_text()  # ``ida show`` draws H''s decomposition

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from ida.models.fan import FanModel
-from ida.models.qa import (
+from ida.domains.qa.models.answerer import BatchedAnswerer
+from ida.domains.qa.models.transformer import (
     Attention,
-    BatchedAnswerer,
     Groups,
     ModelShape,
     QAModel,
@@ -17,8 +16,9 @@ from ida.models.qa import (
     shared_slots,
     token_links,
 )
-from ida.tasks import get_task
-from ida.tasks.base import PAD
+from ida.domains.qa.overseers.fan_model import FanModel
+from ida.domains.qa.tasks import get_task
+from ida.domains.qa.tasks.base import PAD
 
 # the model's optional parts: every invariance below holds with each of them
 VARIANTS = {
@@ -173,46 +173,46 @@ def test_relation_prior_removes_the_plateau_before_the_first_lookup():
 
 
 def test_model_options_are_set_from_the_config():
-    from ida.runs.build import make_model
-    from ida.runs.config import TrainConfig
+    from ida.domains.qa.build import make_model
+    from ida.domains.qa.config import QAConfig
 
     task = get_task("permutation_powering", 8)
     for prior in (0.0, 0.2):
-        model = make_model(task, TrainConfig(relation_prior=prior, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(relation_prior=prior, d_model=16, n_heads=2))
         for bias in (model.fact_relation, model.question_relation):
             assert torch.equal(bias, torch.full_like(bias, prior))
     for sink in (False, True):
-        model = make_model(task, TrainConfig(attention_sink=sink, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(attention_sink=sink, d_model=16, n_heads=2))
         assert model.shape.sink is sink and hasattr(model, "sink") is sink
     for doubling in (False, True):
-        model = make_model(task, TrainConfig(pointer_doubling=doubling, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(pointer_doubling=doubling, d_model=16, n_heads=2))
         assert model.shape.doubling is doubling
         assert hasattr(model, "doubling_weight") is doubling
-        model = make_model(task, TrainConfig(pointer_walk=doubling, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(pointer_walk=doubling, d_model=16, n_heads=2))
         assert model.shape.walk is doubling and hasattr(model, "walk_gate") is doubling
     for moves in (0, 7):
-        model = make_model(task, TrainConfig(link_walk=moves, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(link_walk=moves, d_model=16, n_heads=2))
         assert model.shape.link_walk == moves and hasattr(model, "link_moves") is bool(moves)
         assert hasattr(model, "walk_weight") is bool(moves)
     for repeat in (1, 3):
-        model = make_model(task, TrainConfig(enc_repeat=repeat, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(enc_repeat=repeat, d_model=16, n_heads=2))
         assert model.shape.enc_repeat == repeat and len(model.encoder) == 2
     for computed in (False, True):
-        model = make_model(task, TrainConfig(computed_tokens=computed, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(computed_tokens=computed, d_model=16, n_heads=2))
         assert model.shape.computed_tokens is computed
         assert hasattr(model, "token_read") is computed
-    cfg = TrainConfig(computed_tokens=True, computed_from_slot=1, d_model=16, n_heads=2)
+    cfg = QAConfig(computed_tokens=True, computed_from_slot=1, d_model=16, n_heads=2)
     assert make_model(task, cfg).shape.computed_from_slot == 1
-    cfg = TrainConfig(computed_tokens=True, computed_answers=True, d_model=16, n_heads=2)
+    cfg = QAConfig(computed_tokens=True, computed_answers=True, d_model=16, n_heads=2)
     assigned = get_task("sequential_assignments", 16)
     model = make_model(assigned, cfg)
     assert model.shape.computed_vocab == assigned.answer_tokens
     assert model.token_read[0].out_features == assigned.answer_size
     for reach in (0, 5):
-        model = make_model(task, TrainConfig(pointer_reach=reach, d_model=16, n_heads=2))
+        model = make_model(task, QAConfig(pointer_reach=reach, d_model=16, n_heads=2))
         assert model.shape.reach == reach and hasattr(model, "reach_in") is bool(reach)
     for match in (False, True):
-        model = make_model(task, TrainConfig(answer_match=match, relation_prior=0.2, d_model=16))
+        model = make_model(task, QAConfig(answer_match=match, relation_prior=0.2, d_model=16))
         assert model.shape.answer_match is match
         if match:
             bias = model.answer_relation
@@ -254,7 +254,7 @@ def test_the_answer_slot_can_land_on_the_facts_that_match_the_whole_question(mon
     """With ``answer_match`` the answer slot's attention can rest on exactly the strings that
     match every fixed bit of a wildcard pattern, where each position alone matches about half of
     them (the biases alone here: no query weights)."""
-    from ida.tasks.wildcard_search import STAR
+    from ida.domains.qa.tasks.wildcard_search import STAR
 
     task = get_task("wildcard_search", 8)
     rng = np.random.default_rng(6)
@@ -370,7 +370,7 @@ def test_padding_slots_hold_no_token_to_match():
 def test_a_fact_can_compute_the_answer_it_holds():
     """With a weight on slot 2 in ``token_held`` and none in the read-out, a constant v := c
     computes c: 'what I computed is in g's slot 2' then points it at the facts holding c there."""
-    from ida.tasks.sequential_assignments import CONST
+    from ida.domains.qa.tasks.sequential_assignments import CONST
 
     task = get_task("sequential_assignments", 16)
     rows = task.sample_instance(np.random.default_rng(4)).facts
@@ -397,7 +397,7 @@ def test_computed_tokens_find_the_table_row_of_the_operands_values(from_slot, an
     From slot 1 on, weights on g's slot 0 (the fact's kind) or on the link through f's kind
     change nothing; with the answers as the only computable tokens, the same lookup reads only
     those."""
-    from ida.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
+    from ida.domains.qa.tasks.sequential_assignments import APPLY, CONST, TABLE, VAR
 
     task = get_task("sequential_assignments", 16)
     inst = task.sample_instance(np.random.default_rng(3))

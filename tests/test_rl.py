@@ -8,16 +8,16 @@ from rich.console import Console
 from torch.nn import functional as F
 
 from helpers import fit, small_round, small_shape
-from ida.amplify.decompose import Amplifier
-from ida.distill.approval import ApprovalModel
-from ida.distill.replay import UNJUDGED, Experience
-from ida.distill.rl import best_of, kl_divergence, reinforce_loss, sample_answers
-from ida.models.qa import QAModel
-from ida.overseers import Biased, Wasteful, make_overseer
-from ida.runs.config import make_config
-from ida.runs.run import train
-from ida.tasks import get_task
-from ida.tasks.base import OracleAsk, run_sync
+from ida.core.runs.run import train
+from ida.domains.qa.amplify.decompose import DecompositionAmplifier
+from ida.domains.qa.config import qa_config
+from ida.domains.qa.distill.approval import ApprovalModel
+from ida.domains.qa.distill.rl import best_of, kl_divergence, reinforce_loss, sample_answers
+from ida.domains.qa.experience import UNJUDGED, Experience
+from ida.domains.qa.models.transformer import QAModel
+from ida.domains.qa.overseers.demonstrators import Biased, Wasteful, make_overseer
+from ida.domains.qa.tasks import get_task
+from ida.domains.qa.tasks.base import OracleAsk, run_sync
 
 
 def test_best_of_picks_the_most_approved_candidate_and_keeps_the_greedy_one_on_ties():
@@ -156,7 +156,7 @@ def test_wasteful_overseer_gives_the_same_answers_asking_twice_as_much():
 
 
 def source(task, overseer=None, judge_share=1.0):
-    return Amplifier(
+    return DecompositionAmplifier(
         task,
         **small_round(task, instances=8, per_instance=16),
         judge_share=judge_share,
@@ -201,7 +201,7 @@ def test_a_biased_demonstrator_is_judged_by_the_exact_overseer():
     ],
 )
 def test_every_distiller_runs_end_to_end(tmp_path, tiny, extra):
-    cfg = make_config(tiny, imitation_steps=5, **extra)
+    cfg = qa_config(tiny, imitation_steps=5, **extra)
     summary = train(cfg, tmp_path / "run", console=Console(quiet=True))
     assert summary["steps"] == 20 and summary["distill"] == cfg.distill
     assert summary["overseer_calls"] > 0 and summary["labels"] == 0
@@ -211,10 +211,10 @@ def test_every_distiller_runs_end_to_end(tmp_path, tiny, extra):
 
 def test_imitation_pays_for_no_approval_tree(tmp_path, tiny):
     quiet = Console(quiet=True)
-    exact = train(make_config(tiny, steps=4), tmp_path / "a", console=quiet)
-    biased = train(make_config(tiny, steps=4, overseer="noisy"), tmp_path / "b", console=quiet)
+    exact = train(qa_config(tiny, steps=4), tmp_path / "a", console=quiet)
+    biased = train(qa_config(tiny, steps=4, overseer="noisy"), tmp_path / "b", console=quiet)
     rl = train(
-        make_config(tiny, steps=4, overseer="noisy", distill="reinforce"),
+        qa_config(tiny, steps=4, overseer="noisy", distill="reinforce"),
         tmp_path / "c",
         console=quiet,
     )

@@ -6,11 +6,12 @@ import pytest
 import torch
 from rich.console import Console
 
-from ida.errors import IdaError
-from ida.runs.build import build_job
-from ida.runs.checkpoint import load_checkpoint, save_checkpoint
-from ida.runs.config import make_config, read_config_file
-from ida.runs.run import load_job, train
+from ida.core.errors import IdaError
+from ida.core.runs.checkpoint import load_checkpoint, save_checkpoint
+from ida.core.runs.config import read_config_file
+from ida.core.runs.run import load_job, train
+from ida.domains.qa.build import build_job
+from ida.domains.qa.config import qa_config
 
 
 def quiet():
@@ -18,7 +19,7 @@ def quiet():
 
 
 def test_run_writes_everything(tmp_path, tiny):
-    summary = train(make_config(tiny), tmp_path / "run", console=quiet())
+    summary = train(qa_config(tiny), tmp_path / "run", console=quiet())
     run = tmp_path / "run"
     for name in ["config.json", "checkpoint.pt", "metrics.jsonl", "curves.png", "summary.json"]:
         assert (run / name).is_file(), name
@@ -43,14 +44,14 @@ def test_run_writes_everything(tmp_path, tiny):
 
 
 def test_the_run_reports_the_ema_teacher_unless_told_the_latest_weights(tiny):
-    job = build_job(make_config(tiny, curriculum_focus=0.25))
+    job = build_job(qa_config(tiny, curriculum_focus=0.25))
     assert job.curriculum.focus == 0.25
     assert job.answerer is job.loop.distiller.teacher
     before = job.evaluate()["accuracy_by_level"]
     with torch.no_grad():  # the latest weights now answer 0 to everything; the teacher is as was
         job.model.head.bias[0] = 1e4
     assert job.evaluate()["accuracy_by_level"] == before
-    job.cfg = make_config(tiny, eval_weights="latest")
+    job.cfg = qa_config(tiny, eval_weights="latest")
     assert job.answerer is job.model
     latest = job.evaluate()["accuracy_by_level"]
     assert latest != before
@@ -61,7 +62,7 @@ def test_the_run_reports_the_ema_teacher_unless_told_the_latest_weights(tiny):
 
 
 def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
-    summary = train(make_config(tiny, mode="supervised"), tmp_path / "run", console=quiet())
+    summary = train(qa_config(tiny, mode="supervised"), tmp_path / "run", console=quiet())
     assert summary["labels"] == 20 * 8 * 8
     assert summary["overseer_calls"] == 0 and summary["model_calls"] == 0
 
@@ -75,14 +76,14 @@ def test_supervised_counts_labels_not_overseer_calls(tmp_path, tiny):
         {"distill": "reinforce", "approval": "learned", "judge_share": 0.5, "imitation_steps": 5},
         {"distill": "best_of_n", "overseer": "biased", "imitation_steps": 15},
         {"amplify": "adversarial", "per_subquestion": True, "anneal_rounds": 15, "alpha_end": 0.01},
-        {"overseer": "learned", "trust_imitation": 0.0, "min_h_share": 0.3},
-        {"amplify": "adversarial", "confidence": -0.5, "own_tree": 2, "trust_imitation": 0.0},
+        {"overseer": "learned", "trust_learned": 0.0, "min_h_share": 0.3},
+        {"amplify": "adversarial", "confidence": -0.5, "own_tree": 2, "trust_learned": 0.0},
     ],
 )
 def test_resume_continues_exactly(tmp_path, tiny, extra):
-    cfg = make_config(tiny, **extra)
+    cfg = qa_config(tiny, **extra)
     straight = train(cfg, tmp_path / "a", console=quiet())
-    train(make_config(tiny, **extra, steps=10), tmp_path / "b", console=quiet())
+    train(qa_config(tiny, **extra, steps=10), tmp_path / "b", console=quiet())
     assert load_checkpoint(tmp_path / "b" / "checkpoint.pt")["step"] == 10
     resumed = train(None, tmp_path / "b", resume=True, steps=20, console=quiet())
     assert resumed["steps"] == 20
@@ -90,7 +91,7 @@ def test_resume_continues_exactly(tmp_path, tiny, extra):
         "accuracy",
         "accuracy_by_level",
         "overseer_calls",
-        "imitation_calls",
+        "learned_calls",
         "model_calls",
         "level",
     ]:
@@ -102,7 +103,7 @@ def test_resume_continues_exactly(tmp_path, tiny, extra):
 
 def test_resume_trims_metrics_written_after_the_checkpoint(tmp_path, tiny):
     run = tmp_path / "run"
-    train(make_config(tiny), run, console=quiet())
+    train(qa_config(tiny), run, console=quiet())
     with (run / "metrics.jsonl").open("a") as f:  # as if killed after logging step 30
         f.write(json.dumps({"step": 30, "accuracy": 1.0}) + "\n")
     train(None, run, resume=True, steps=20, console=quiet())
@@ -112,10 +113,10 @@ def test_resume_trims_metrics_written_after_the_checkpoint(tmp_path, tiny):
 
 def test_existing_run_is_never_overwritten(tmp_path, tiny):
     run = tmp_path / "run"
-    train(make_config(tiny), run, console=quiet())
+    train(qa_config(tiny), run, console=quiet())
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     with pytest.raises(IdaError, match="already holds a run"):
-        train(make_config(tiny), run, console=quiet())
+        train(qa_config(tiny), run, console=quiet())
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
@@ -147,17 +148,17 @@ def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
 
 def test_bad_configs_are_clear_errors(tmp_path):
     with pytest.raises(IdaError, match="steps"):
-        make_config(steps=0)
+        qa_config(steps=0)
     with pytest.raises(IdaError, match="bogus"):
-        make_config({"bogus": 1})
+        qa_config({"bogus": 1})
     with pytest.raises(IdaError, match="divisible"):
-        make_config(d_model=30, n_heads=4)
+        qa_config(d_model=30, n_heads=4)
     bad = tmp_path / "bad.toml"
     bad.write_text("steps = = 3")
     with pytest.raises(IdaError, match="malformed config"):
         read_config_file(bad)
     good = tmp_path / "good.toml"
     good.write_text('mode = "supervised"\nsteps = 7\n')
-    assert make_config(read_config_file(good)).steps == 7
+    assert qa_config(read_config_file(good)).steps == 7
     with pytest.raises(IdaError, match="cannot read"):
         read_config_file(tmp_path / "nope.toml")

@@ -8,9 +8,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from ida.errors import IdaError
-from ida.tasks import TASKS, get_task
-from ida.tasks.base import (
+from ida.core.errors import IdaError
+from ida.domains.qa.tasks import TASKS, get_task
+from ida.domains.qa.tasks.base import (
     PAD,
     Instance,
     Question,
@@ -107,7 +107,7 @@ def test_tokens_and_padding(name, size):
 
 def test_sequential_assignments_facts_write_answers_as_its_answer_tokens():
     """The table row f(a, b) holds, in its last slot, the token of the answer to F(a, b)."""
-    from ida.tasks.sequential_assignments import TABLE
+    from ida.domains.qa.tasks.sequential_assignments import TABLE
 
     task = get_task("sequential_assignments", 16)
     inst = task.sample_instance(np.random.default_rng(0))

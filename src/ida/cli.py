@@ -1,17 +1,17 @@
-"""The ``ida`` command: list tasks, train, evaluate, show an amplification tree, benchmark."""
+"""The ``ida`` command: list tasks, train, evaluate, show what a run's amplification does; each
+domain adds its own subcommands (``ida audit``, ``ida bench engine``, ...)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from ida.errors import IdaError
+from ida.core.errors import IdaError
 
 app = typer.Typer(
     add_completion=False,
@@ -26,11 +26,12 @@ out = Console()
 
 @app.command()
 def tasks() -> None:
-    """List the tasks, one line each."""
-    from ida.tasks import TASKS
+    """List the tasks of every domain, one line each."""
+    from ida.core.registry import domains
 
-    for name, cls in TASKS.items():
-        out.print(f"[bold]{name:24}[/bold] {cls.description}", soft_wrap=True)
+    for domain in domains().values():
+        for name, description in domain.tasks().items():
+            out.print(f"[bold]{name:24}[/bold] {description}  [dim]({domain.name})[/dim]")
 
 
 @app.command()
@@ -70,17 +71,18 @@ def train(
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
 ) -> None:
-    """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary."""
-    from ida.runs.config import make_config, parse_settings, read_config_file
-    from ida.runs.run import train as run_train
-    from ida.tasks import get_task
+    """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary.
 
-    get_task(task, size)  # fail fast on an unknown task or a bad size
+    The task's recommended settings come first; --config, --set and the options above override
+    them, in that order."""
+    from ida.core.registry import domain_of
+    from ida.core.runs.config import parse_settings, read_config_file
+    from ida.core.runs.run import train as run_train
+
+    domain = domain_of(task)  # fail fast on an unknown task
     base = read_config_file(config) if config else {}
     base.update(parse_settings(settings or []))
-    cfg = make_config(
-        base,
-        task=task,
+    options = dict(
         mode=mode,
         size=size,
         steps=steps,
@@ -95,7 +97,9 @@ def train(
         select=select,
         device=device,
     )
-    named = f"{cfg.task}-{cfg.mode}" + (f"-{config.stem}" if config else "")
+    base.update({k: v for k, v in options.items() if v is not None})
+    cfg = domain.configure(task, base)
+    named = f"{cfg.task}-{getattr(cfg, 'mode', 'run')}" + (f"-{config.stem}" if config else "")
     run_dir = out_dir or Path("runs") / named
     summary = run_train(cfg, run_dir, resume=resume, steps=steps)
     out.print(json.dumps(summary, indent=2))
@@ -114,46 +118,18 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Evaluate a run's checkpoint on fresh held-out questions, per difficulty level."""
-    import numpy as np
+    from ida.core.registry import domain_of
+    from ida.core.runs.run import load_job
 
-    from ida.evaluate import heldout_set
-    from ida.runs.config import EvalWeights
-    from ida.runs.run import load_job
-
-    if per_level < 8:
-        raise IdaError("--per-level must be at least 8")
-    if weights not in (None, *get_args(EvalWeights)):
-        choices = " or ".join(map(repr, get_args(EvalWeights)))
-        raise IdaError(f"--weights must be {choices}, not {weights!r}")
     job = load_job(run_dir)
-    weights = weights or job.cfg.eval_weights
-    data = heldout_set(job.task, np.random.default_rng([seed, 2]), per_level)
-    result = {
-        "task": job.task.name,
-        "mode": job.cfg.mode,
-        "size": job.task.size,
-        "step": job.loop.step,
-        "weights": weights,
-        **job.evaluate(data, weights),
-    }
+    result, rendered = domain_of(job.cfg.task).evaluate(
+        job, seed=seed, per_level=per_level, weights=weights
+    )
     if as_json:
         out.print(json.dumps(result))
         return
-    table = Table(
-        title=f"{run_dir}: {job.task.name} ({job.cfg.mode}), step {job.loop.step}, "
-        f"{weights} weights"
-    )
-    table.add_column("level", justify="right")
-    table.add_column("accuracy", justify="right")
-    for lv, acc in enumerate(result["accuracy_by_level"]):
-        table.add_row(str(lv), f"{acc:.3f}")
-    table.add_row("all", f"[bold]{result['accuracy']:.3f}[/bold]")
-    out.print(table)
-    if "adversary_spearman" in result:
-        out.print(
-            f"Spearman correlation with the true loss: adversary "
-            f"{result['adversary_spearman']:.3f}, model entropy {result['entropy_spearman']:.3f}"
-        )
+    out.print(f"{run_dir}:")
+    out.print(rendered)
 
 
 @app.command()
@@ -164,55 +140,26 @@ def show(
     facts: Annotated[bool, typer.Option(help="also print the instance's facts")] = False,
 ) -> None:
     """Print one amplification tree for a fresh question: who answered what, and if correctly."""
-    from ida.runs.run import load_job
-    from ida.show import render_tree
+    from ida.core.registry import domain_of
+    from ida.core.runs.run import load_job
 
     job = load_job(run_dir)
-    out.print(render_tree(job, level, seed, facts))
+    out.print(domain_of(job.cfg.task).render(job, level=level, seed=seed, facts=facts))
 
 
-@app.command()
-def audit(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    level: Annotated[int | None, typer.Option(help="difficulty (default: hardest)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the fresh question")] = 0,
-    limit: Annotated[int, typer.Option(help="nodes to show")] = 20,
-    order: Annotated[str, typer.Option(help="adversary or bfs")] = "adversary",
-) -> None:
-    """Unfold the model's own tree for a fresh question, most suspect nodes first."""
-    from ida.runs.run import load_job
-    from ida.show import render_audit
+def _add_domain_commands() -> None:
+    """Each domain's own subcommands (``ida audit``, ``ida bench engine``, ...)."""
+    from ida.core.registry import domains
 
-    if order not in ("adversary", "bfs"):
-        raise IdaError("--order must be 'adversary' or 'bfs'")
-    out.print(render_audit(load_job(run_dir), level, seed, limit, order))
-
-
-@bench_app.command("engine")
-def bench_engine(
-    task: Annotated[str, typer.Option(help="task name")] = "permutation_powering",
-    size: Annotated[int | None, typer.Option(help="elements per instance")] = None,
-    trees: Annotated[int, typer.Option(help="trees amplified at once")] = 4096,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """Amplified nodes per second: batched, one at a time, and the model's forward ceiling."""
-    from ida.bench import bench_engine as run_bench
-    from ida.tasks import get_task
-
-    get_task(task, size)
-    if trees < 1:
-        raise IdaError("--trees must be at least 1")
-    result = run_bench(task, size, trees)
-    if as_json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            out.print(f"{key:28} {value}")
+    for domain in domains().values():
+        if domain.commands is not None:
+            domain.commands(app)
 
 
 def main() -> None:
     """Entry point: bad input is one line on stderr and exit code 2, never a traceback."""
     try:
+        _add_domain_commands()
         app(standalone_mode=False)
     except IdaError as err:
         print(f"error: {err}", file=sys.stderr)

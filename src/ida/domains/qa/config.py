@@ -1,0 +1,225 @@
+"""The question-answering domain's settings: the model A, amplification, distillation, the
+overseer, the curriculum and evaluation, each with its default, validated."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ida.core.runs.config import RunConfig, make_config
+
+EvalWeights = Literal["ema", "latest"]  # the EMA teacher, or the latest step's weights
+
+
+class QAConfig(RunConfig):
+    """Defaults finish on 2 CPU cores in minutes at size 16; each task adds its recommended
+    settings on top (``Task.config``)."""
+
+    task: str = "permutation_powering"
+    mode: Literal["ida", "supervised"] = "ida"
+    size: int | None = Field(None, description="elements per instance; the task's default if unset")
+
+    # the model A
+    d_model: int = Field(128, ge=8)
+    n_heads: int = Field(4, ge=1)
+    enc_layers: int = Field(2, ge=0)
+    enc_repeat: int = Field(
+        1, ge=1, description="passes through the encoder's layers, same weights (recurrence)"
+    )
+    computed_tokens: bool = Field(
+        False,
+        description="encoder attention also matches tokens the facts read out of their states",
+    )
+    computed_answers: bool = Field(
+        False, description="computed tokens are answers only (the task's answer_tokens)"
+    )
+    computed_from_slot: int = Field(
+        0, ge=0, description="computed tokens match facts' slots from this one on (1: skip a kind)"
+    )
+    dec_layers: int = Field(2, ge=1)
+    relation_prior: float = Field(
+        0.0, ge=0, description="relational biases start at 10x this (0: none)"
+    )
+    attention_sink: bool = Field(
+        False, description="a learned null entry in cross-attention: A can see nothing matched"
+    )
+    pointer_doubling: bool = Field(
+        False, description="encoder heads may follow their previous layer's pointer twice"
+    )
+    pointer_reach: int = Field(
+        0, ge=0, description="moves the decoder's reach profile counts up to (0: no profile)"
+    )
+    answer_match: bool = Field(
+        False, description="the answer slot's attention is biased by every question token's match"
+    )
+    pointer_walk: bool = Field(
+        False, description="the decoder walks the encoder's pointers, as many hops as it asks"
+    )
+    link_walk: int = Field(
+        0,
+        ge=0,
+        description="T: the decoder walks 0..T moves along the facts' links, as many as it asks "
+        "(0: no link walk)",
+    )
+
+    # Amplify(H, A)
+    depth: int = Field(1, ge=1, description="levels of H before subquestions go to A")
+    warm_start_steps: int = Field(
+        0, ge=0, description="first steps take targets from H alone (A <- Distill(H))"
+    )
+    amplify: Literal["decompose", "adversarial"] = Field(
+        "decompose", description="H decomposes and A answers, or H only where A is suspect"
+    )
+    select: Literal["adversary", "uncertainty", "random", "all"] = Field(
+        "adversary", description="adversarial amplification: who picks the subquestions for H"
+    )
+    per_subquestion: bool = Field(
+        False, description="each subquestion to H with probability sigmoid((tau - Adv) / alpha)"
+    )
+    temperature: float = Field(0.1, gt=0, description="Gumbel-max (Boltzmann) temperature T")
+    temperature_end: float | None = Field(None, gt=0, description="T after anneal_rounds")
+    tau: float = Field(-0.5, description="per-subquestion threshold on the score")
+    alpha: float = Field(0.1, gt=0, description="per-subquestion softness")
+    alpha_end: float | None = Field(None, gt=0, description="alpha after anneal_rounds")
+    anneal_rounds: int = Field(0, ge=0, description="rounds over which T and alpha anneal")
+    max_consults: int = Field(16, ge=1, description="nodes per root H handles, at most")
+    screen_roots: bool = Field(
+        False, description="per_subquestion rule for training questions too (skip trusted ones)"
+    )
+    instances_per_round: int = Field(32, ge=1)
+    questions_per_instance: int = Field(16, ge=1)
+    amplify_every: int = Field(1, ge=1, description="distillation steps per amplified round")
+    max_batch: int = Field(8192, ge=1, description="largest batched model call in the engine")
+
+    # Distill
+    distill: Literal["imitation", "best_of_n", "reinforce", "mixed"] = Field(
+        "imitation",
+        description="how A learns from the amplified overseer (see ida.domains.qa.distill)",
+    )
+    lr: float = Field(1e-3, gt=0)
+    ema: float = Field(
+        0.99, ge=0, lt=1, description="teacher decay; the teacher answers subquestions"
+    )
+    batch_instances: int = Field(
+        32, ge=1, description="instances per training batch (all their questions)"
+    )
+    replay_instances: int = Field(2048, ge=1)
+
+    # RL distillers (best_of_n, reinforce, mixed)
+    samples: int = Field(8, ge=1, description="answers sampled per question (N or K)")
+    mix: float = Field(0.5, ge=0, le=1, description="imitation's weight in the mixed loss")
+    kl: float = Field(
+        0.01, ge=0, description="penalty on KL(policy || imitation policy) for RL distillers"
+    )
+    imitation_steps: int = Field(
+        0, ge=0, description="RL distillers imitate first; the policy then is the KL reference"
+    )
+    approval: Literal["overseer", "learned"] = Field(
+        "overseer", description="RL reward: the overseer's scores, or a learned approval model"
+    )
+    judge_share: float = Field(
+        1.0, gt=0, le=1, description="share of each round's questions the overseer answers"
+    )
+
+    # the overseer H
+    overseer: Literal["exact", "biased", "noisy", "wasteful", "learned"] = Field(
+        "exact",
+        description="suboptimal demonstrators for RL-vs-imitation studies, or 'learned': H' "
+        "(an imitation of H's fan-out/fan-in) decomposes questions, H only on a budget",
+    )
+    human_budget: int = Field(
+        0, ge=0, description="overseer 'learned': calls to H in all, at most (0: no cap)"
+    )
+    min_h_share: float = Field(
+        0.02, ge=0, le=1, description="overseer 'learned': share H decomposes once H' is trusted"
+    )
+    fan_steps: int = Field(2, ge=1, description="H' (learned fan-out/fan-in) steps per round")
+    fan_d_model: int = Field(64, ge=8, description="H''s width")
+    confidence: float | None = Field(
+        None,
+        le=0,
+        description="adversarial: where the answer's score passes this, Amplify(H', A) stands "
+        "in for H",
+    )
+    own_tree: int = Field(
+        0, ge=0, description="adversarial: questions per instance answered by the model's own tree"
+    )
+    trust_learned: float = Field(
+        0.98, ge=0, le=1, description="H' stands in for H once its held-out step accuracy is this"
+    )
+    bias_rate: float = Field(0.25, ge=0, le=1, description="share of questions 'biased' gets wrong")
+    noise_rate: float = Field(0.1, ge=0, le=1, description="P(wrong answer) of the 'noisy' H")
+
+    # curriculum
+    advance_at: float = Field(0.95, gt=0, le=1)
+    curriculum_samples: int = Field(512, ge=1)
+    curriculum_focus: float = Field(
+        0.5, ge=0, le=1, description="share of questions at the newest level; the rest uniform"
+    )
+
+    # evaluation
+    eval_per_level: int = Field(512, ge=8)
+    eval_weights: EvalWeights = Field(
+        "ema",
+        description="the weights that evaluation, `ida eval`, `ida show` and `ida audit` use: "
+        "the EMA teacher (the running average amplification asks) or the latest step's",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> QAConfig:
+        scored = self.select in ("adversary", "uncertainty")
+        if self.amplify == "adversarial":
+            demonstrator = self.overseer in ("exact", "biased", "noisy")
+            if self.mode != "ida" or self.distill != "imitation" or not demonstrator:
+                raise ValueError(
+                    "amplify 'adversarial' runs with mode 'ida', distill 'imitation' and an "
+                    "exact, biased or noisy overseer"
+                )
+            if self.per_subquestion and not scored:
+                raise ValueError("per_subquestion needs select 'adversary' or 'uncertainty'")
+            if self.screen_roots and not self.per_subquestion:
+                raise ValueError("screen_roots needs per_subquestion")
+            if self.confidence is not None and not scored:
+                raise ValueError("confidence needs select 'adversary' or 'uncertainty'")
+        elif self.confidence is not None or self.own_tree:
+            raise ValueError("confidence and own_tree apply to amplify 'adversarial'")
+        if self.overseer == "learned" and (
+            self.mode != "ida" or self.distill != "imitation" or self.amplify != "decompose"
+        ):
+            raise ValueError(
+                "overseer 'learned' runs with mode 'ida', distill 'imitation' and amplify "
+                "'decompose' (adversarial runs use confidence and own_tree)"
+            )
+        if self.overseer == "learned" and (self.depth != 1 or self.warm_start_steps):
+            raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
+        if self.human_budget and self.overseer != "learned":
+            raise ValueError("human_budget applies to overseer 'learned'")
+        if self.link_walk and self.pointer_walk:
+            raise ValueError("one pointer walk at a time: pointer_walk or link_walk")
+        if (self.pointer_walk or self.link_walk) and self.dec_layers < 2:
+            walk = "pointer_walk" if self.pointer_walk else "link_walk"
+            raise ValueError(f"{walk} needs dec_layers >= 2")
+        if self.pointer_walk and self.enc_repeat > 1:
+            raise ValueError("pointer_walk reads each encoder layer once: it needs enc_repeat = 1")
+        for name in ("d_model", "fan_d_model"):
+            if getattr(self, name) % self.n_heads:
+                raise ValueError(
+                    f"{name} ({getattr(self, name)}) must be divisible by n_heads ({self.n_heads})"
+                )
+        return self
+
+    def label(self) -> str:
+        """The mode, and the distiller and overseer where they are not the defaults."""
+        parts = [self.mode]
+        if self.distill != "imitation":
+            learned = " (learned approval)" if self.approval == "learned" else ""
+            parts.append(self.distill + learned)
+        if self.overseer != "exact":
+            parts.append(f"{self.overseer} overseer")
+        return f"{self.task} " + ", ".join(parts)
+
+
+def qa_config(base: dict | None = None, **overrides) -> QAConfig:
+    """A validated ``QAConfig`` from a dict plus overrides (None overrides are ignored)."""
+    return make_config(QAConfig, base, **overrides)
