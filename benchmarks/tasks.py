@@ -1,6 +1,7 @@
 """IDA against the supervised baseline on the five tasks: accuracy, wall time, overseer calls.
 
     python benchmarks/tasks.py --jobs 2            # every task, both modes, 2 runs at a time
+    python benchmarks/tasks.py --tag defaults      # each task on its own recommended settings
     python benchmarks/tasks.py --tasks union_find --size 64 --device cuda
     python benchmarks/tasks.py --config benchmarks/sink_prior.toml   # other settings
 
@@ -46,11 +47,12 @@ def run(task: str, mode: str, args: argparse.Namespace) -> dict:
 
 
 def suffix(args: argparse.Namespace) -> str:
-    """``-NAME`` for a config file NAME.toml, ``-seedN`` for a seed N other than 0 and
-    ``-Nsteps`` for ``--steps N``."""
+    """``-NAME`` for a config file NAME.toml, ``-seedN`` for a seed N other than 0,
+    ``-Nsteps`` for ``--steps N`` and ``-TAG`` for ``--tag TAG``."""
     config = f"-{Path(args.config).stem}" if args.config else ""
     seed = f"-seed{args.seed}" if args.seed else ""
-    return config + seed + (f"-{args.steps}steps" if args.steps else "")
+    tag = f"-{args.tag}" if args.tag else ""
+    return config + seed + (f"-{args.steps}steps" if args.steps else "") + tag
 
 
 def label(args: argparse.Namespace) -> str:
@@ -89,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--config", default=None)
+    parser.add_argument("--tag", default=None, help="names the runs and results apart")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--report", action="store_true", help="only tabulate finished runs")
     args = parser.parse_args()

@@ -31,7 +31,9 @@ def tasks() -> None:
 
     for domain in domains().values():
         for name, description in domain.tasks().items():
-            out.print(f"[bold]{name:24}[/bold] {description}  [dim]({domain.name})[/dim]")
+            out.print(
+                f"[bold]{name:24}[/bold] {description}  [dim]({domain.name})[/dim]", soft_wrap=True
+            )
 
 
 @app.command()
