@@ -27,9 +27,9 @@ TINY = ["--steps", "4", "--size", "5", "--device", "cpu"]
 def tiny_config(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(
-        "d_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
         "instances_per_round = 4\nquestions_per_instance = 4\nbatch_instances = 4\n"
         "eval_per_level = 8\neval_every = 2\n"
+        "[model]\nd_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
     )
     return path
 
@@ -136,12 +136,12 @@ def test_size_out_of_range(monkeypatch, capsys, tmp_path):
         ("steps = = 1", "malformed config"),
         ("bogus = 1", "bogus"),
         ('steps = "many"', "steps"),
-        ("pointer_walk = true\ndec_layers = 1", "pointer_walk needs"),
-        ("pointer_walk = true\nenc_repeat = 2", "needs enc_repeat = 1"),
-        ("link_walk = 4\npointer_walk = true", "one pointer walk at a time"),
-        ("link_walk = 4\ndec_layers = 1", "link_walk needs"),
-        ("link_walk = -1", "link_walk"),
-        ("enc_repeat = 0", "enc_repeat"),
+        ("[model]\ndec_layers = 1\n[model.link_walk]\nmoves = 4", "link_walk needs"),
+        ("[model.link_walk]\nmoves = -1", "model.link_walk.moves"),
+        ("[model.link_walk]\nsteps = 4", "model.link_walk.steps"),
+        ("[model]\nenc_repeat = 0", "model.enc_repeat"),
+        ("[model]\nd_model = 30", "must be divisible by n_heads"),
+        ("link_walk = 4", "link_walk: Extra inputs"),
     ],
 )
 def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
@@ -154,21 +154,23 @@ def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
 
 
 def test_computed_tokens_from_a_slot_the_facts_lack(monkeypatch, capsys, tmp_path):
-    args = ["train", "union_find", "--set", "computed_from_slot=3", "--out", tmp_path / "r"]
+    setting = "model.computed_tokens.from_slot=3"
+    args = ["train", "union_find", "--set", setting, "--out", tmp_path / "r"]
     code, _, err = ida(monkeypatch, capsys, *args)
-    one_line_error(code, err, "union_find's facts have 3 slots")
+    one_line_error(code, err, "from_slot must be below fact_len (3)")
     assert not (tmp_path / "r").exists()
 
 
 def test_computed_answers_where_facts_hold_no_answers(monkeypatch, capsys, tmp_path):
-    args = ["train", "union_find", "--set", "computed_answers=true", "--out", tmp_path / "r"]
+    setting = "model.computed_tokens.answers=true"
+    args = ["train", "union_find", "--set", setting, "--out", tmp_path / "r"]
     code, _, err = ida(monkeypatch, capsys, *args)
     one_line_error(code, err, "answers are not tokens of its facts")
     assert not (tmp_path / "r").exists()
 
 
 def test_a_reach_profile_too_wide_for_the_task(monkeypatch, capsys, tmp_path):
-    args = ["train", "wildcard_search", "--set", "pointer_reach=7", "--out", tmp_path / "r"]
+    args = ["train", "wildcard_search", "--set", "model.reach.moves=7", "--out", tmp_path / "r"]
     code, _, err = ida(monkeypatch, capsys, *args)
     one_line_error(code, err, "meant for facts of two or three slots")
     assert not (tmp_path / "r").exists()

@@ -78,12 +78,11 @@ def train(
     The task's recommended settings come first; --config, --set and the options above override
     them, in that order."""
     from ida.core.registry import domain_of
-    from ida.core.runs.config import parse_settings, read_config_file
+    from ida.core.runs.config import merge, parse_settings, read_config_file
     from ida.core.runs.run import train as run_train
 
     domain = domain_of(task)  # fail fast on an unknown task
-    base = read_config_file(config) if config else {}
-    base.update(parse_settings(settings or []))
+    base = merge(read_config_file(config) if config else {}, parse_settings(settings or []))
     options = dict(
         mode=mode,
         size=size,

@@ -72,14 +72,29 @@ def read_config_file(path: str | Path) -> dict:
 
 def parse_settings(pairs: list[str]) -> dict:
     """``KEY=VALUE`` strings as a dict; values are read as JSON where they parse (numbers,
-    true/false), else kept as strings."""
-    data = {}
+    true/false, tables), else kept as strings. A dotted key names a setting in a table:
+    ``model.link_walk.moves=8``."""
+    data: dict = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key, sep, text = pair.partition("=")
+        names = [name.strip() for name in key.split(".")]
+        if not sep or not all(names):
             raise IdaError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
-            data[key.strip()] = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            data[key.strip()] = value
+            value = text
+        for name in reversed(names[1:]):
+            value = {name: value}
+        data = merge(data, {names[0]: value})
     return data
+
+
+def merge(defaults: dict, settings: dict) -> dict:
+    """``settings`` over ``defaults``, tables merged key by key."""
+    merged = dict(defaults)
+    for key, value in settings.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = merge(merged[key], value)
+        merged[key] = value
+    return merged

@@ -18,20 +18,11 @@ def _tasks() -> dict[str, str]:
 
 
 def _configure(task: str, base: dict) -> QAConfig:
+    from ida.core.runs.config import merge
     from ida.domains.qa.config import qa_config
     from ida.domains.qa.tasks import all_tasks
 
     return qa_config(merge(all_tasks()[task].config, base), task=task)
-
-
-def merge(defaults: dict, settings: dict) -> dict:
-    """``settings`` over ``defaults``, tables merged key by key."""
-    merged = dict(defaults)
-    for key, value in settings.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            value = merge(merged[key], value)
-        merged[key] = value
-    return merged
 
 
 def _build(cfg):

@@ -17,7 +17,7 @@ import torch
 from ida.core.engine import Engine
 from ida.domains.qa.amplify.decompose import Decomposition
 from ida.domains.qa.models.answerer import BatchedAnswerer
-from ida.domains.qa.models.transformer import ModelShape, QAModel
+from ida.domains.qa.models.transformer import ModelSettings, ModelShape, QAModel
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.trace import MODEL
 
@@ -40,11 +40,11 @@ def bench_engine(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     task = get_task(task_name, size)
-    model = QAModel(
-        ModelShape(
-            task.vocab_size, task.answer_size, task.fact_len, task.question_len, d_model=d_model
-        )
-    ).eval()
+    settings = ModelSettings(d_model=d_model)
+    shape = ModelShape(
+        task.vocab_size, task.answer_size, task.fact_len, task.question_len, settings
+    )
+    model = QAModel(shape).eval()
     insts = [task.sample_instance(rng) for _ in range(max(trees // per_instance, 1))]
     top = task.num_levels - 1
     roots = [

@@ -6,7 +6,6 @@ tables of builders here, one entry each.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -38,49 +37,37 @@ from ida.domains.qa.overseers.learned_overseer import LearnedOverseer
 from ida.domains.qa.tasks import Task, get_task
 from ida.domains.qa.tasks.base import speaks_weak_hch
 
-MAX_REACH_FEATURES = 50_000  # the reach profile's inputs: 7 x 16 x 25 on shortest_path
-
 
 def make_model(task: Task, cfg: QAConfig) -> QAModel:
+    """A for ``task`` as ``cfg.model`` sets it up; a setting the task cannot take is an error."""
+    computed = cfg.model.computed_tokens
+    if computed is not None and computed.answers and not task.answer_tokens:
+        raise IdaError(
+            f"computed_tokens.answers: {task.name}'s answers are not tokens of its facts"
+        )
     shape = ModelShape(
         vocab_size=task.vocab_size,
         answer_size=task.answer_size,
         fact_len=task.fact_len,
         question_len=task.question_len,
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        enc_layers=cfg.enc_layers,
-        enc_repeat=cfg.enc_repeat,
-        computed_tokens=cfg.computed_tokens,
-        computed_from_slot=cfg.computed_from_slot,
-        computed_vocab=tuple(task.answer_tokens or ()) if cfg.computed_answers else (),
-        dec_layers=cfg.dec_layers,
-        sink=cfg.attention_sink,
-        doubling=cfg.pointer_doubling,
-        walk=cfg.pointer_walk,
-        link_walk=cfg.link_walk,
-        reach=cfg.pointer_reach,
-        answer_match=cfg.answer_match,
+        settings=cfg.model,
+        computed_vocab=tuple(task.answer_tokens) if computed and computed.answers else (),
     )
-    if shape.reach_features > MAX_REACH_FEATURES:
-        raise IdaError(
-            f"pointer_reach = {cfg.pointer_reach} on {task.name} makes {shape.reach_features:,} "
-            f"profile features (moves x fact_len^4 x (question_len + 1)^2), over "
-            f"{MAX_REACH_FEATURES:,}: the reach profile is meant for facts of two or three slots"
-        )
-    if cfg.computed_answers and not task.answer_tokens:
-        raise IdaError(f"computed_answers: {task.name}'s answers are not tokens of its facts")
-    if cfg.computed_from_slot >= task.fact_len:
-        raise IdaError(
-            f"computed_from_slot = {cfg.computed_from_slot}, but {task.name}'s facts have "
-            f"{task.fact_len} slots"
-        )
-    return QAModel(shape, relation_prior=cfg.relation_prior)
+    try:
+        return QAModel(shape)
+    except ValueError as err:
+        raise IdaError(f"{task.name}: {err}") from None
+
+
+def unprimed(shape: ModelShape) -> ModelShape:
+    """``shape`` with no relation prior: the networks beside A (the adversary, the approval
+    model, H') start their relational biases at zero."""
+    return shape.with_settings(relation_prior=0.0)
 
 
 def _rl(cls: type, **fixed) -> Callable:
     def make(args: tuple, cfg: QAConfig, model: QAModel) -> Distiller:
-        approval = ApprovalModel(model.shape) if cfg.approval == "learned" else None
+        approval = ApprovalModel(unprimed(model.shape)) if cfg.approval == "learned" else None
         rl = dict(samples=cfg.samples, kl=cfg.kl, imitation_steps=cfg.imitation_steps)
         return cls(*args, approval=approval, **rl, **{k: f(cfg) for k, f in fixed.items()})
 
@@ -143,8 +130,8 @@ def make_learned_overseer(
         return None
     # H' reads questions and answers, with no answer slot of A's kind: the reach profile's
     # tables, the answer slot's match and the walks would go unread
-    shape = dataclasses.replace(
-        model.shape, d_model=cfg.fan_d_model, reach=0, answer_match=False, walk=False, link_walk=0
+    shape = unprimed(model.shape).with_settings(
+        d_model=cfg.fan_d_model, reach=None, answer_match=None, link_walk=None
     )
     return LearnedOverseer(
         task, shape, device, lr=cfg.lr, trust=cfg.trust_learned, steps_per_round=cfg.fan_steps
@@ -163,7 +150,7 @@ def build_job(cfg: QAConfig) -> QAJob:
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances), Experience)
     adversary = None
     if cfg.amplify == "adversarial" and cfg.select == "adversary":
-        adversary = Adversary(model.shape)
+        adversary = Adversary(unprimed(model.shape))
     learned_overseer = make_learned_overseer(task, cfg, model, device)
     distiller = make_distiller(cfg, model, replay, device, adversary)
     sizes = dict(

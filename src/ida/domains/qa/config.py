@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ida.core.runs.config import RunConfig, make_config
+from ida.domains.qa.models.transformer import ModelSettings
 
 EvalWeights = Literal["ema", "latest"]  # the EMA teacher, or the latest step's weights
 
@@ -20,47 +21,8 @@ class QAConfig(RunConfig):
     mode: Literal["ida", "supervised"] = "ida"
     size: int | None = Field(None, description="elements per instance; the task's default if unset")
 
-    # the model A
-    d_model: int = Field(128, ge=8)
-    n_heads: int = Field(4, ge=1)
-    enc_layers: int = Field(2, ge=0)
-    enc_repeat: int = Field(
-        1, ge=1, description="passes through the encoder's layers, same weights (recurrence)"
-    )
-    computed_tokens: bool = Field(
-        False,
-        description="encoder attention also matches tokens the facts read out of their states",
-    )
-    computed_answers: bool = Field(
-        False, description="computed tokens are answers only (the task's answer_tokens)"
-    )
-    computed_from_slot: int = Field(
-        0, ge=0, description="computed tokens match facts' slots from this one on (1: skip a kind)"
-    )
-    dec_layers: int = Field(2, ge=1)
-    relation_prior: float = Field(
-        0.0, ge=0, description="relational biases start at 10x this (0: none)"
-    )
-    attention_sink: bool = Field(
-        False, description="a learned null entry in cross-attention: A can see nothing matched"
-    )
-    pointer_doubling: bool = Field(
-        False, description="encoder heads may follow their previous layer's pointer twice"
-    )
-    pointer_reach: int = Field(
-        0, ge=0, description="moves the decoder's reach profile counts up to (0: no profile)"
-    )
-    answer_match: bool = Field(
-        False, description="the answer slot's attention is biased by every question token's match"
-    )
-    pointer_walk: bool = Field(
-        False, description="the decoder walks the encoder's pointers, as many hops as it asks"
-    )
-    link_walk: int = Field(
-        0,
-        ge=0,
-        description="T: the decoder walks 0..T moves along the facts' links, as many as it asks "
-        "(0: no link walk)",
+    model: ModelSettings = Field(
+        default_factory=ModelSettings, description="the model A: [model] and its mechanisms"
     )
 
     # Amplify(H, A)
@@ -195,18 +157,11 @@ class QAConfig(RunConfig):
             raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
         if self.human_budget and self.overseer != "learned":
             raise ValueError("human_budget applies to overseer 'learned'")
-        if self.link_walk and self.pointer_walk:
-            raise ValueError("one pointer walk at a time: pointer_walk or link_walk")
-        if (self.pointer_walk or self.link_walk) and self.dec_layers < 2:
-            walk = "pointer_walk" if self.pointer_walk else "link_walk"
-            raise ValueError(f"{walk} needs dec_layers >= 2")
-        if self.pointer_walk and self.enc_repeat > 1:
-            raise ValueError("pointer_walk reads each encoder layer once: it needs enc_repeat = 1")
-        for name in ("d_model", "fan_d_model"):
-            if getattr(self, name) % self.n_heads:
-                raise ValueError(
-                    f"{name} ({getattr(self, name)}) must be divisible by n_heads ({self.n_heads})"
-                )
+        if self.fan_d_model % self.model.n_heads:
+            raise ValueError(
+                f"fan_d_model ({self.fan_d_model}) must be divisible by model.n_heads "
+                f"({self.model.n_heads})"
+            )
         return self
 
     def label(self) -> str:

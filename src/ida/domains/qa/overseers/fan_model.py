@@ -47,7 +47,12 @@ class FanModel(nn.Module):
         self.relation = None
         if shape.relational:
             self.relation = nn.Parameter(
-                torch.zeros(shape.dec_layers, shape.n_heads, 4 * length + 2, shape.fact_len)
+                torch.zeros(
+                    shape.settings.dec_layers,
+                    shape.settings.n_heads,
+                    4 * length + 2,
+                    shape.fact_len,
+                )
             )
 
     def forward(

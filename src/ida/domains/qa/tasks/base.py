@@ -194,33 +194,3 @@ async def weak_hch(
 def closeness(values: np.ndarray, reference: int) -> np.ndarray:
     """Partial credit for quantities: 1 / (1 + |value - reference|)."""
     return (1.0 / (1.0 + np.abs(values - reference))).astype(np.float32)
-
-
-class OracleAsk:
-    """An ``ask`` that answers every subquestion exactly: H given true subanswers."""
-
-    def __init__(self, task: Task, inst: Instance):
-        self.task, self.inst, self.asked = task, inst, []
-
-    async def __call__(self, question: Question) -> int:
-        return (await self.all([question]))[0]
-
-    async def all(self, questions: Sequence[Question]) -> list[int]:
-        self.asked.extend(questions)
-        return [self.task.solve(self.inst, q) for q in questions]
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine that never suspends (e.g. an overseer driven by ``OracleAsk``)."""
-    try:
-        coro.send(None)
-    except StopIteration as stop:
-        return stop.value
-    coro.close()
-    raise RuntimeError("coroutine suspended; run it in the engine instead")
-
-
-def oracle_answer(task: Task, inst: Instance, question: Question) -> tuple[int, list[Question]]:
-    """H's answer to ``question`` when every subquestion is answered exactly, and what it asked."""
-    ask = OracleAsk(task, inst)
-    return run_sync(task.overseer(inst, question, ask)), ask.asked

@@ -18,7 +18,7 @@ class PermutationPowering(Task):
     name = "permutation_powering"
     description = "facts (x, s(x)) of a permutation s; question (x, k) -> s^k(x)"
     # the link walk: s^k(x) is one read at the fact k - 1 moves on from x's
-    config = {"relation_prior": 0.2, "link_walk": 16, "steps": 1500}
+    config = {"steps": 1500, "model": {"relation_prior": 0.2, "link_walk": {"moves": 16}}}
 
     def __init__(self, size: int | None = None):
         super().__init__(size)

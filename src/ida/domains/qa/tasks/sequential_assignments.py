@@ -49,13 +49,13 @@ class SequentialAssignments(Task):
     # one encoder layer run six times over, its facts computing the program's values
     config = {
         "steps": 2000,
-        "relation_prior": 0.2,
-        "attention_sink": True,
-        "computed_tokens": True,
-        "computed_answers": True,
-        "computed_from_slot": 1,
-        "enc_layers": 1,
-        "enc_repeat": 6,
+        "model": {
+            "relation_prior": 0.2,
+            "attention_sink": {},
+            "computed_tokens": {"answers": True, "from_slot": 1},
+            "enc_layers": 1,
+            "enc_repeat": 6,
+        },
     }
 
     def __init__(self, size: int | None = None):

@@ -63,7 +63,10 @@ class ShortestPath(Task):
     name = "shortest_path"
     description = "edges of a 2-out digraph; DIST / NEXT (a, b, budget k) -> distance or first step"
     # the reach profile: seven moves cover every budget at size 16 (k <= 7)
-    config = {"relation_prior": 0.2, "attention_sink": True, "pointer_reach": 7, "steps": 2000}
+    config = {
+        "steps": 2000,
+        "model": {"relation_prior": 0.2, "attention_sink": {}, "reach": {"moves": 7}},
+    }
 
     def __init__(self, size: int | None = None):
         super().__init__(size)

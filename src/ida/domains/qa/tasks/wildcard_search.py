@@ -23,9 +23,7 @@ class WildcardSearch(Task):
     description = "facts map binary strings to +-1; pattern over {0,1,*} -> sum over its matches"
     # the answer slot's match, a quarter of each batch at the newest level, a slower teacher
     config = {
-        "relation_prior": 0.2,
-        "attention_sink": True,
-        "answer_match": True,
+        "model": {"relation_prior": 0.2, "attention_sink": {}, "answer_match": {}},
         "advance_at": 0.9,
         "curriculum_focus": 0.25,
         "ema": 0.995,

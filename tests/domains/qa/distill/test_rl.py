@@ -7,7 +7,6 @@ import torch
 from rich.console import Console
 from torch.nn import functional as F
 
-from helpers import fit, small_round, small_shape
 from ida.core.runs.run import train
 from ida.domains.qa.amplify.decompose import DecompositionAmplifier
 from ida.domains.qa.config import qa_config
@@ -17,7 +16,7 @@ from ida.domains.qa.experience import UNJUDGED, Experience
 from ida.domains.qa.models.transformer import QAModel
 from ida.domains.qa.overseers.demonstrators import Biased, Wasteful, make_overseer
 from ida.domains.qa.tasks import get_task
-from ida.domains.qa.tasks.base import OracleAsk, run_sync
+from ida.domains.qa.testing import OracleAsk, fit, run_sync, small_round, small_shape
 
 
 def test_best_of_picks_the_most_approved_candidate_and_keeps_the_greedy_one_on_ties():

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import small_round, small_shape
 from ida.core.engine import Engine
 from ida.core.errors import IdaError
 from ida.core.runs.run import train
@@ -24,7 +23,8 @@ from ida.domains.qa.overseers.learned_overseer import (
     transcript_steps,
 )
 from ida.domains.qa.tasks import get_task
-from ida.domains.qa.tasks.base import OracleAsk, oracle_answer, run_sync, weak_hch
+from ida.domains.qa.tasks.base import weak_hch
+from ida.domains.qa.testing import OracleAsk, oracle_answer, run_sync, small_round, small_shape
 from ida.domains.qa.trace import LEARNED, overseer_calls
 
 TASKS = ["permutation_powering", "shortest_path", "union_find", "wildcard_search"]

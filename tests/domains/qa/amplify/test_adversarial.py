@@ -5,13 +5,13 @@ import pytest
 import torch
 from rich.console import Console
 
-from helpers import fit, small_round, small_shape
 from ida.core.errors import IdaError
 from ida.core.runs.run import train
 from ida.domains.qa.adversary import Adversary, spearman
 from ida.domains.qa.amplify.adversarial import AdversarialAmplifier, Selection
 from ida.domains.qa.config import qa_config
 from ida.domains.qa.tasks import get_task
+from ida.domains.qa.testing import fit, small_round, small_shape
 from ida.domains.qa.trace import MODEL
 
 
@@ -205,7 +205,7 @@ def test_screened_roots_go_to_h_only_where_the_model_is_suspect():
 
 def test_noisy_overseer_errs_at_its_rate_reproducibly():
     from ida.domains.qa.overseers.demonstrators import Noisy
-    from ida.domains.qa.tasks.base import OracleAsk, run_sync
+    from ida.domains.qa.testing import OracleAsk, run_sync
 
     task = get_task("wildcard_search", 8)
     noisy = Noisy(task, 0.1)

@@ -9,9 +9,9 @@ from rich.console import Console
 from ida.core.runs.run import train
 from ida.domains.qa.config import qa_config
 from ida.domains.qa.tasks import get_task
-from ida.domains.qa.tasks.base import oracle_answer
+from ida.domains.qa.testing import oracle_answer
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "range_sum.py"
+EXAMPLE = Path(__file__).parents[4] / "examples" / "range_sum.py"
 
 
 def load_example():
@@ -36,8 +36,7 @@ def test_example_task_decomposes_correctly_and_trains(tmp_path):
         size=8,
         steps=3,
         eval_every=3,
-        d_model=16,
-        n_heads=2,
+        model={"d_model": 16, "n_heads": 2},
         eval_per_level=8,
         device="cpu",
     )

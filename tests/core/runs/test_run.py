@@ -152,7 +152,7 @@ def test_bad_configs_are_clear_errors(tmp_path):
     with pytest.raises(IdaError, match="bogus"):
         qa_config({"bogus": 1})
     with pytest.raises(IdaError, match="divisible"):
-        qa_config(d_model=30, n_heads=4)
+        qa_config(model={"d_model": 30, "n_heads": 4})
     bad = tmp_path / "bad.toml"
     bad.write_text("steps = = 3")
     with pytest.raises(IdaError, match="malformed config"):

@@ -10,16 +10,8 @@ import pytest
 
 from ida.core.errors import IdaError
 from ida.domains.qa.tasks import TASKS, get_task
-from ida.domains.qa.tasks.base import (
-    PAD,
-    Instance,
-    Question,
-    Task,
-    oracle_answer,
-    run_sync,
-    speaks_weak_hch,
-    weak_hch,
-)
+from ida.domains.qa.tasks.base import PAD, Instance, Question, Task, speaks_weak_hch, weak_hch
+from ida.domains.qa.testing import oracle_answer, run_sync
 
 NAMES = list(TASKS)
 SIZES = (4, 16, 64)
