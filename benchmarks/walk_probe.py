@@ -17,15 +17,15 @@ import numpy as np
 import torch
 from runner import probe_job, probe_main
 
-from ida.domains.qa.models.transformer import RELATION_SCALE
+from ida.domains.qa.models.layers import RELATION_SCALE
 
 
 def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     """Per exponent k: moves (most often), chance of k - 1 moves, share on the target, accuracy."""
     job = probe_job(run_dir, "permutation_powering")
     task, model = job.task, job.weights().eval()
-    if not model.shape.link_walk:
-        raise SystemExit(f"{run_dir} has no link walk (link_walk = 0)")
+    if model.shape.settings.link_walk is None:
+        raise SystemExit(f"{run_dir} has no link walk (no [model.link_walk] table)")
     n = task.size
     rng = np.random.default_rng(seed)
     insts = [task.sample_instance(rng) for _ in range(instances)]
@@ -34,20 +34,21 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
     questions = torch.tensor([task.question(x, k) for _, x, k in pairs], device=job.device)
     index = torch.tensor([i for i, _, _ in pairs], device=job.device)
     seen = {}
-    walk = model.link_walk
+    walker = model.link_walk
+    walk = walker.walk
 
-    def recording(match, state, move, groups):  # the walk's move chances and where it ended
-        seen["moves"] = model.link_moves(state).softmax(-1)
-        seen["trail"] = walk(match, state, move, groups)
+    def recording(match, state, links, groups):  # the walk's move chances and where it ended
+        seen["moves"] = walker.moves(state).softmax(-1)
+        seen["trail"] = walk(match, state, links, groups)  # [B, F]: the sink is never an end
         return seen["trail"]
 
-    model.link_walk = recording
+    walker.walk = recording  # on this instance only
     try:
         with torch.no_grad():
             predicted = model(facts, questions, index).argmax(-1).cpu().numpy()
     finally:
-        del model.link_walk
-    moves, ends = seen["moves"].cpu().numpy(), seen["trail"][:, :n].exp().cpu().numpy()
+        del walker.walk
+    moves, ends = seen["moves"].cpu().numpy(), seen["trail"].exp().cpu().numpy()
     rows = []
     for k in range(1, n + 1):
         picked, chance, share, right = [], [], [], []
@@ -71,8 +72,8 @@ def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
             }
         )
     mix = {
-        name: (RELATION_SCALE * getattr(model, name)).softmax(-1).tolist()
-        for name in ("link_start", "link_kinds")
+        f"link_{name}": (RELATION_SCALE * getattr(walker, name)).softmax(-1).tolist()
+        for name in ("start", "kinds")
     }
     mix = {name: [round(v, 3) for v in values] for name, values in mix.items()}
     return {"run": str(run_dir), "instances": instances, "exponents": rows, **mix}

@@ -68,6 +68,7 @@ def load_job(run_dir: str | Path) -> Job:
     run_dir = Path(run_dir)
     saved = saved_config(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT)
+    _check_format(state, run_dir)
     job = build(resolve(saved, device="auto"))
     _restore(job, state, run_dir)
     return job

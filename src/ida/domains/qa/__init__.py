@@ -22,7 +22,7 @@ def _configure(task: str, base: dict) -> QAConfig:
     from ida.domains.qa.config import qa_config
     from ida.domains.qa.tasks import all_tasks
 
-    return qa_config(merge(all_tasks()[task].config, base), task=task)
+    return qa_config(merge(all_tasks()[task].recommended(base.get("size")), base), task=task)
 
 
 def _build(cfg):

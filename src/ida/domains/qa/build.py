@@ -18,11 +18,12 @@ from ida.core.errors import IdaError
 from ida.core.loop import Loop
 from ida.core.replay import ReplayBuffer
 from ida.domains.qa.adversary import Adversary
-from ida.domains.qa.amplify.adversarial import AdversarialAmplifier, Selection
+from ida.domains.qa.amplify.adversarial import AdversarialAmplifier
 from ida.domains.qa.amplify.base import QuestionAmplifier
 from ida.domains.qa.amplify.decompose import DecompositionAmplifier
 from ida.domains.qa.amplify.ground_truth import GroundTruth
 from ida.domains.qa.amplify.learned import LearnedOverseerAmplifier
+from ida.domains.qa.amplify.selection import Selection
 from ida.domains.qa.config import QAConfig
 from ida.domains.qa.distill.approval import ApprovalModel
 from ida.domains.qa.distill.base import Distiller
@@ -41,17 +42,13 @@ from ida.domains.qa.tasks.base import speaks_weak_hch
 def make_model(task: Task, cfg: QAConfig) -> QAModel:
     """A for ``task`` as ``cfg.model`` sets it up; a setting the task cannot take is an error."""
     computed = cfg.model.computed_tokens
-    if computed is not None and computed.answers and not task.answer_tokens:
-        raise IdaError(
-            f"computed_tokens.answers: {task.name}'s answers are not tokens of its facts"
-        )
     shape = ModelShape(
         vocab_size=task.vocab_size,
         answer_size=task.answer_size,
         fact_len=task.fact_len,
         question_len=task.question_len,
         settings=cfg.model,
-        computed_vocab=tuple(task.answer_tokens) if computed and computed.answers else (),
+        computed_vocab=tuple(task.answer_tokens or ()) if computed and computed.answers else (),
     )
     try:
         return QAModel(shape)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,6 +49,7 @@ from ida.core.engine import BatchFn, Call, Engine, Spawn
 from ida.domains.qa.adversary import Adversary, AdversaryScorer, UncertaintyScorer
 from ida.domains.qa.amplify.base import QuestionAmplifier, Roots, Round, tree_counts
 from ida.domains.qa.amplify.decompose import Grower
+from ida.domains.qa.amplify.selection import Selection
 from ida.domains.qa.experience import UNJUDGED, Experience
 from ida.domains.qa.models.answerer import BatchedAnswerer
 from ida.domains.qa.overseers.learned_overseer import LearnedOverseer
@@ -63,55 +63,6 @@ from ida.domains.qa.tasks.base import (
     speaks_weak_hch,
 )
 from ida.domains.qa.trace import LEARNED, LOOKUP, MODEL, OVERSEER, Node
-
-SELECTS = ("adversary", "uncertainty", "random", "all")
-
-
-@dataclass
-class Selection:
-    """Which of a fan-out's subquestions H answers, given their scores (lower: more suspect)."""
-
-    select: str = "adversary"
-    per_subquestion: bool = False
-    temperature: float = 0.1
-    tau: float = -0.5
-    alpha: float = 0.1
-
-    def __post_init__(self):
-        if self.select not in SELECTS:
-            raise ValueError(f"select must be one of {SELECTS}")
-        if self.per_subquestion and not self.scored:
-            raise ValueError("per_subquestion needs scores: select 'adversary' or 'uncertainty'")
-
-    @property
-    def scored(self) -> bool:
-        return self.select in ("adversary", "uncertainty")
-
-    def probabilities(self, scores: list[float] | None, n: int) -> np.ndarray:
-        """P(subquestion i goes to H), for ``n`` subquestions with these scores."""
-        if self.select == "all":
-            return np.ones(n)
-        if self.per_subquestion:
-            z = (self.tau - np.asarray(scores, dtype=float)) / self.alpha
-            return 0.5 * (1 + np.tanh(z / 2))  # sigmoid(z), without overflow
-        if self.select == "random" or n == 1:
-            return np.full(n, 1 / n)
-        z = -np.asarray(scores, dtype=float) / self.temperature
-        z = np.exp(z - z.max())
-        return z / z.sum()
-
-    def choose(self, scores: list[float] | None, n: int, rng: np.random.Generator) -> list[bool]:
-        """Draw which subquestions go to H (the Gumbel-max trick for the one-of-n rules)."""
-        if self.select == "all":
-            return [True] * n
-        if self.per_subquestion:
-            return (rng.random(n) < self.probabilities(scores, n)).tolist()
-        if self.select == "random" or n == 1:
-            pick = int(rng.integers(n))
-        else:
-            noisy = -np.asarray(scores, dtype=float) / self.temperature + rng.gumbel(size=n)
-            pick = int(np.argmax(noisy))
-        return [i == pick for i in range(n)]
 
 
 class _Record:

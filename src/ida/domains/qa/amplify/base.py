@@ -24,7 +24,6 @@ import torch
 from torch import nn
 
 from ida.core.curriculum import Curriculum
-from ida.core.engine import Engine
 from ida.core.loop import amplify
 from ida.domains.qa.experience import UNJUDGED, Experience
 from ida.domains.qa.models.answerer import BatchedAnswerer
@@ -116,19 +115,6 @@ class QuestionAmplifier:
             for i, lv in enumerate(levels)
         ]
         return insts, levels, roots
-
-    def explain(
-        self,
-        inst: Instance,
-        question: Question,
-        answerer: BatchedAnswerer,
-        rng: np.random.Generator,
-    ) -> Node:
-        """One tree for ``question`` about ``inst`` (slot 0 of ``answerer``), grown the way this
-        amplifier grows its trees (``ida show``); here H decomposes and A answers."""
-        from ida.domains.qa.amplify.decompose import Decomposition
-
-        return Decomposition(self.task, Engine()).run([inst], [(0, question)], answerer)[0]
 
     def amplify(self, teacher: nn.Module, rng: np.random.Generator) -> Experience:
         """One whole round: propose, expand, absorb."""

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ida.core.engine import Engine
 from ida.domains.qa.amplify.base import TargetAmplifier
+from ida.domains.qa.amplify.decompose import Decomposition
 
 
 class GroundTruth(TargetAmplifier):
     """Targets from ``task.solve``; counts ``labels``."""
+
+    def explain(self, inst, question, answerer, rng):
+        """What the baseline's model would have been asked by IDA: H decomposes, A answers."""
+        return Decomposition(self.task, Engine()).run([inst], [(0, question)], answerer)[0]
 
     def targets(self, work, roots, teacher, extra):
         labels = [self.task.solve(work.insts[slot], q) for slot, q in roots]

@@ -106,7 +106,7 @@ class ModelShape:
 
     def with_settings(self, **changes: Any) -> ModelShape:
         """This shape with some settings changed (a mechanism set to None: off)."""
-        settings = self.settings.model_copy(update=changes)
+        settings = ModelSettings.model_validate({**self.settings.model_dump(), **changes})
         return ModelShape(**{**self.__dict__, "settings": settings})
 
 

@@ -60,6 +60,11 @@ class Task(ABC):
     # the settings ``ida train TASK`` runs with, over the domain's defaults (``QAConfig``)
     config: ClassVar[dict[str, Any]] = {}
 
+    @classmethod
+    def recommended(cls, size: int | None) -> dict[str, Any]:
+        """The settings ``ida train`` uses for this task at ``size`` (default: ``config``)."""
+        return cls.config
+
     # Set by each subclass's __init__ from the size.
     vocab_size: int
     answer_size: int

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ida.core.runs.config import merge
 from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task
 
 
@@ -19,6 +20,12 @@ class PermutationPowering(Task):
     description = "facts (x, s(x)) of a permutation s; question (x, k) -> s^k(x)"
     # the link walk: s^k(x) is one read at the fact k - 1 moves on from x's
     config = {"steps": 1500, "model": {"relation_prior": 0.2, "link_walk": {"moves": 16}}}
+
+    @classmethod
+    def recommended(cls, size: int | None) -> dict:
+        """At size n, s^k(x) is n - 1 moves on at most: the walk takes at least that many."""
+        moves = max(16, (size or cls.default_size) - 1)
+        return merge(cls.config, {"model": {"link_walk": {"moves": moves}}})
 
     def __init__(self, size: int | None = None):
         super().__init__(size)

@@ -51,6 +51,11 @@ class ComputedTokens(Mechanism):
     ):
         """``vocab``: the tokens a fact may compute (empty: every token)."""
         super().__init__()
+        if settings.answers and not vocab:
+            raise ValueError(
+                "computed_tokens.answers: the task's answers are not tokens of its facts "
+                "(no answer tokens to compute)"
+            )
         if not 0 <= settings.from_slot < fact_len:
             raise ValueError(f"computed_tokens.from_slot must be below fact_len ({fact_len})")
         self.settings, self.vocab_size, self.vocab = settings, vocab_size, vocab

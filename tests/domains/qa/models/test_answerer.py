@@ -1,0 +1,39 @@
+"""The model as the engine's batch function: the instances encoded once, answers the model's."""
+
+import numpy as np
+import torch
+
+from ida.domains.qa.models.answerer import BatchedAnswerer, item_tensors
+from ida.domains.qa.tasks import get_task
+
+
+def test_the_answerer_answers_the_models_argmax_from_one_encoding(variant, model_for, live):
+    """Items (instance slot, question) over three instances: the answerer's logits are the
+    model's for those questions and its answers their argmax, call after call, from the one
+    encoding made on construction."""
+    task = get_task("shortest_path", 8)
+    rng = np.random.default_rng(0)
+    insts = [task.sample_instance(rng) for _ in range(3)]
+    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
+    items = [
+        (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
+    ]
+    model = live(model_for(task, **variant))
+    with torch.no_grad():
+        expected = model(
+            facts, torch.tensor([q for _, q in items]), torch.tensor([s for s, _ in items])
+        )
+    encode, encodings = model.encode, []
+    model.encode = lambda facts: encodings.append(facts) or encode(facts)
+    answerer = BatchedAnswerer(model, facts)
+    assert torch.allclose(answerer.logits(items), expected, atol=1e-5)
+    assert answerer(items) == expected.argmax(-1).tolist()
+    assert answerer(items[5:7]) == expected[5:7].argmax(-1).tolist()
+    assert len(encodings) == 1
+
+
+def test_items_become_slots_and_questions():
+    """Engine items (slot, question, anything else) -> slots [B] and questions [B, L]."""
+    slots, questions = item_tensors([(2, (5, 6), "x"), (0, (7, 8), "y")], torch.device("cpu"))
+    assert slots.tolist() == [2, 0] and questions.tolist() == [[5, 6], [7, 8]]
+    assert slots.dtype == questions.dtype == torch.long
