@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from ida.cli import main
+from ida.domains.qa.build import build_job
+from ida.domains.qa.config import qa_config
 
 
 def ida(monkeypatch, capsys, *args):
@@ -213,10 +215,58 @@ def test_existing_run_needs_resume(monkeypatch, capsys, tmp_path, tiny_config):
     assert snapshot(run) == before
 
 
+def test_a_checkpoint_of_an_older_format(monkeypatch, capsys, tmp_path):
+    """A checkpoint without this version's ``format`` (as ida wrote them before 0.2) is a
+    one-line error for every command that reads it, and nothing in the run directory changes."""
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = qa_config(task="union_find", size=5, device="cpu", model={"d_model": 16, "n_heads": 2})
+    (run / "config.json").write_text(json.dumps(cfg.model_dump()))
+    torch.save(build_job(cfg).state_dict(), run / "checkpoint.pt")  # everything but "format"
+    before = snapshot(run)
+    for args in (
+        ["eval", run],
+        ["show", run],
+        ["audit", run],
+        ["train", "union_find", "--out", run, "--resume", "--steps", 6],
+    ):
+        code, _, err = ida(monkeypatch, capsys, *args)
+        one_line_error(code, err, "was written by an older ida (before 0.2)")
+    assert snapshot(run) == before
+
+
+def test_settings_take_precedence_config_then_set_then_options(monkeypatch, capsys, tmp_path):
+    """--set overrides the config file and the command's options override --set: each bad
+    value below is overridden, so the run gets as far as its (unusable) --out."""
+    config = tmp_path / "bad.toml"
+    config.write_text('steps = "many"\n')
+    taken = tmp_path / "a_file"
+    taken.write_text("")
+    for extra in (["--set", "steps=3"], ["--set", "steps=0", "--steps", "3"]):
+        args = ["train", "union_find", "--config", config, "--out", taken, *extra]
+        code, _, err = ida(monkeypatch, capsys, *args)
+        one_line_error(code, err, "is a file, not a directory")
+    code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--config", config)
+    one_line_error(code, err, "steps")  # and nothing overrides the file's bad value here
+
+
 def test_bench_engine_json(monkeypatch, capsys):
+    """The benchmark's numbers agree with each other: every node but the roots is a model
+    answer (depth 1), the batched calls answer them all, and the per-second rates and the
+    speedup come from the same timings."""
     code, out, _ = ida(monkeypatch, capsys, "bench", "engine", "--json", "--trees", 64, "--size", 8)
     result = json.loads(out)
     assert code == 0
-    keys = ["batched_nodes_per_s", "serial_nodes_per_s", "forward_answers_per_s"]
-    for key in [*keys, "model_answers_per_s", "fraction_of_model"]:
-        assert result[key] > 0
+    assert (result["task"], result["size"], result["trees"]) == ("permutation_powering", 8, 64)
+    assert result["nodes"] == result["trees"] + result["model_calls"]
+    assert result["trees"] <= result["model_calls"] <= 2 * result["trees"]  # one or two hops
+    batches = result["model_calls"] / result["mean_batch"]
+    assert 1 <= batches and batches == pytest.approx(round(batches), abs=0.01)
+    assert result["mean_batch"] > 1  # the trees' calls were batched together
+    # every rate is rounded to 0.1 and the speedup too: allow exactly what rounding can add
+    rate, serial = result["batched_nodes_per_s"], result["serial_nodes_per_s"]
+    share = result["model_calls"] / result["nodes"]
+    assert abs(result["batched_model_answers_per_s"] - rate * share) <= 0.05 + 0.05 * share + 1e-9
+    speedup = rate / serial
+    slack = 0.05 + 1.1 * speedup * (0.05 / rate + 0.05 / serial) + 1e-9
+    assert abs(result["speedup_vs_serial"] - speedup) <= slack

@@ -1,6 +1,13 @@
-"""The engine batches concurrent calls and returns each answer to the coroutine that asked."""
+"""The engine batches concurrent calls, returns each answer to the coroutine that asked, and parks
+coroutines on answers from outside until they are delivered."""
 
-from ida.core.engine import Call, Engine, Spawn
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from ida.core.engine import Call, Engine, Outside, Spawn
 
 
 class Recorder:
@@ -66,3 +73,142 @@ def test_multi_item_calls_are_split_back():
 
     assert Engine().run([many(0), many(10)]) == [[0, 2, 4], [20, 22, 24]]
     assert fn.batches == [[0, 1, 2, 10, 11, 12]]
+
+
+async def outside(ticket):
+    return await Outside(ticket)
+
+
+@contextmanager
+def watchdog(engine, ticket, seconds=5.0):
+    """Deliver a wrong answer to ``ticket`` after ``seconds``, so that a test whose answer never
+    comes fails instead of hanging."""
+    timer = threading.Timer(seconds, engine.deliver, args=(ticket, "watchdog"))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def test_a_parked_coroutine_waits_while_the_others_run_to_completion_and_batch():
+    """A coroutine awaiting ``Outside`` holds nobody up: the others finish in full batches, and
+    only then does the engine wait (calling ``idle``), until the answer is delivered."""
+    fn = Recorder()
+    engine = Engine(wait=0.001)
+    batches_when_idle = []
+
+    def idle():
+        batches_when_idle.append([len(b) for b in fn.batches])
+        engine.deliver("human", 42)
+
+    engine.idle = idle
+    with watchdog(engine, "human"):
+        results = engine.run([chain(fn, i, 2) for i in range(5)] + [outside("human")])
+    assert results == [4 * i for i in range(5)] + [42]
+    assert [len(b) for b in fn.batches] == [5, 5]
+    assert batches_when_idle == [[5, 5]]  # waited once, with every other coroutine done
+    assert engine.stats.parked == 1
+
+
+def test_deliver_from_another_thread_resumes_each_parked_coroutine_with_its_answer():
+    """Answers delivered from another thread, in any order, reach the coroutines parked on their
+    tickets, which then go on (their next calls batched together)."""
+    fn = Recorder()
+    start = time.monotonic()
+
+    def give_up():
+        if time.monotonic() - start > 10:
+            pytest.fail("the delivered answers never reached their coroutines")
+
+    engine = Engine(wait=0.001, idle=give_up)
+
+    async def ask_then_double(ticket):
+        answer = await Outside(ticket)
+        (doubled,) = await Call(fn, [answer])
+        return doubled
+
+    def deliverer():
+        deadline = time.monotonic() + 10
+        while engine.stats.parked < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for ticket in ("c", "a", "b"):
+            engine.deliver(ticket, ord(ticket))
+
+    thread = threading.Thread(target=deliverer)
+    thread.start()
+    results = engine.run([ask_then_double(t) for t in ("a", "b", "c")])
+    thread.join()
+    assert results == [2 * ord(t) for t in ("a", "b", "c")]
+    assert engine.stats.parked == 3
+    assert sum(len(b) for b in fn.batches) == 3  # every resumed coroutine made its call
+
+
+def test_answers_delivered_before_their_ticket_is_awaited_are_kept():
+    """An answer delivered early (before ``run``, or before the coroutine reaches its ticket)
+    is handed over when the ticket is awaited, without any waiting."""
+    engine = Engine(wait=0.001, idle=lambda: pytest.fail("waited for an answer already given"))
+
+    async def two_tickets():
+        return await Outside("first"), await Outside("second")
+
+    engine.deliver("second", 2)  # arrives before "first", while only "first" is awaited
+    engine.deliver("first", 1)
+    assert engine.run([two_tickets()]) == [(1, 2)]
+    engine.deliver("later", "kept between runs")
+    assert engine.run([outside("later")]) == ["kept between runs"]
+
+
+def test_idle_is_called_every_wait_until_an_answer_arrives():
+    """While everything is parked, ``idle`` runs once per ``wait`` seconds with no delivery
+    (where a caller polls a database, say); a delivery there ends the wait."""
+    calls = []
+    engine = Engine(wait=0.01)
+
+    def idle():
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            engine.deliver("t", "done")
+
+    engine.idle = idle
+    start = time.monotonic()
+    with watchdog(engine, "t"):
+        assert engine.run([outside("t")]) == ["done"]
+    assert len(calls) == 3
+    assert calls[0] - start >= 0.01 * 0.9 and calls[2] - calls[0] >= 2 * 0.01 * 0.9
+
+
+def test_a_ticket_awaited_twice_is_an_error():
+    """Two coroutines parked on one ticket could not both get its answer: the second errs."""
+    engine = Engine(wait=0.001, idle=lambda: pytest.fail("should not wait"))
+    with pytest.raises(ValueError, match="'same' awaited twice"):
+        engine.run([outside("same"), outside("same")])
+
+
+def test_awaiting_anything_else_is_an_error():
+    """The engine answers only ``Call``, ``Spawn`` and ``Outside``."""
+
+    class Stray:
+        def __await__(self):
+            return (yield "stray")
+
+    async def strays():
+        return await Stray()
+
+    with pytest.raises(TypeError, match="engine cannot await 'stray'"):
+        Engine().run([strays()])
+
+
+def test_a_coroutine_that_handles_the_twice_awaited_error_goes_on():
+    """The error is raised inside the coroutine, so one that catches it goes on like any other."""
+
+    async def falls_back(ticket):
+        try:
+            return await Outside(ticket)
+        except ValueError:
+            (x,) = await Call(Recorder(), [3])
+            return x
+
+    engine = Engine(wait=0.001)
+    engine.deliver("same", 1)
+    assert engine.run([outside("same"), falls_back("same")]) == [1, 6]

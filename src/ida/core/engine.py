@@ -47,6 +47,15 @@ class Spawn:
         return (yield self)
 
 
+class _Throw:
+    """Resumes a coroutine by raising ``error`` inside it, where it awaited."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
 class Outside:
     """Await to be parked until the answer for ``ticket`` is delivered (``Engine.deliver``)."""
 
@@ -130,7 +139,10 @@ class Engine:
             while ready:
                 frame, value = ready.popleft()
                 try:
-                    request = frame.coro.send(value)
+                    if type(value) is _Throw:
+                        request = frame.coro.throw(value.error)
+                    else:
+                        request = frame.coro.send(value)
                 except StopIteration as stop:
                     parent = frame.parent
                     if parent is None:
@@ -155,12 +167,13 @@ class Engine:
                     if request.ticket in self._early:
                         ready.append((frame, self._early.pop(request.ticket)))
                     elif request.ticket in parked:
-                        frame.coro.throw(ValueError(f"ticket {request.ticket!r} awaited twice"))
+                        error = ValueError(f"ticket {request.ticket!r} awaited twice")
+                        ready.append((frame, _Throw(error)))
                     else:
                         parked[request.ticket] = frame
                         self.stats.parked += 1
                 else:
-                    frame.coro.throw(TypeError(f"engine cannot await {request!r}"))
+                    ready.append((frame, _Throw(TypeError(f"engine cannot await {request!r}"))))
             if pending:
                 self.stats.rounds += 1
                 for fn, calls in pending.items():

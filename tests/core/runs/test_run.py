@@ -7,7 +7,7 @@ import torch
 from rich.console import Console
 
 from ida.core.errors import IdaError
-from ida.core.runs.checkpoint import load_checkpoint, save_checkpoint
+from ida.core.runs.checkpoint import load_checkpoint
 from ida.core.runs.config import read_config_file
 from ida.core.runs.run import load_job, train
 from ida.domains.qa.build import build_job
@@ -120,32 +120,6 @@ def test_existing_run_is_never_overwritten(tmp_path, tiny):
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
-def test_checkpoint_is_atomic(tmp_path):
-    path = tmp_path / "ck.pt"
-    save_checkpoint(path, {"step": 1})
-
-    class Boom:
-        def __reduce__(self):
-            raise RuntimeError("killed mid-write")
-
-    with pytest.raises(RuntimeError):
-        save_checkpoint(path, {"step": 2, "bad": Boom()})
-    assert load_checkpoint(path)["step"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
-
-
-def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(IdaError, match="no checkpoint"):
-        load_checkpoint(tmp_path / "missing.pt")
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(IdaError, match="corrupt checkpoint"):
-        load_checkpoint(bad)
-    torch.save({"no": "step"}, bad)
-    with pytest.raises(IdaError, match="corrupt checkpoint"):
-        load_checkpoint(bad)
-
-
 def test_bad_configs_are_clear_errors(tmp_path):
     with pytest.raises(IdaError, match="steps"):
         qa_config(steps=0)
@@ -162,3 +136,26 @@ def test_bad_configs_are_clear_errors(tmp_path):
     assert qa_config(read_config_file(good)).steps == 7
     with pytest.raises(IdaError, match="cannot read"):
         read_config_file(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("written", [{}, {"format": 1}])
+def test_a_checkpoint_of_an_older_format_is_refused_before_anything_changes(
+    tmp_path, tiny, written
+):
+    """A checkpoint with no ``format`` or an older one is the one-line "older ida" error, from
+    ``load_job`` and from resuming, and the run directory is left exactly as it was."""
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = qa_config(tiny)
+    (run / "config.json").write_text(json.dumps(cfg.model_dump()))
+    state = {key: value for key, value in build_job(cfg).state_dict().items() if key != "format"}
+    torch.save({**state, **written}, run / "checkpoint.pt")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for attempt in (
+        lambda: load_job(run),
+        lambda: train(None, run, resume=True, steps=30, console=quiet()),
+    ):
+        with pytest.raises(IdaError, match=r"written by an older ida \(before 0\.2\)") as err:
+            attempt()
+        assert "\n" not in str(err.value) and "train a new run" in str(err.value)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

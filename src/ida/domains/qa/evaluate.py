@@ -14,8 +14,9 @@ from ida.domains.qa.tasks.base import Task
 def heldout_set(
     task: Task, rng: np.random.Generator, per_level: int, per_instance: int = 8
 ) -> Experience:
-    """``per_level`` questions at every level, ``per_instance`` per instance, with true answers."""
-    per_instance = min(per_instance, per_level)
+    """``per_level`` questions at every level with true answers, at most ``per_instance`` about
+    one instance (the most up to it that divides ``per_level``)."""
+    per_instance = max(d for d in range(1, min(per_instance, per_level) + 1) if per_level % d == 0)
     n = per_level // per_instance
     insts = [task.sample_instance(rng) for _ in range(n * task.num_levels)]
     levels = np.repeat(np.arange(task.num_levels), n)[:, None].repeat(per_instance, axis=1)

@@ -132,6 +132,9 @@ def test_h_at_every_node_is_hch_and_the_budget_caps_consultations():
 
 
 def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
+    """Fitted to a set where A is right on half the nodes, -Adv(Q, A) is the probability that A
+    is wrong: every wrong answer scores below every right one, and 1 + Adv averages to the share
+    of right answers."""
     torch.manual_seed(0)
     task = get_task("union_find", 8)
     amp = amplifier(task, "all")
@@ -148,8 +151,11 @@ def test_training_the_adversary_lowers_its_loss_on_a_fixed_set():
     first = adversary.loss(batch, model_logits).item()
     fit(adversary, lambda: adversary.loss(batch, model_logits))
     assert adversary.loss(batch, model_logits).item() < 0.7 * first
-    scores = adversary.score(batch, answers)
-    assert ((scores >= -1) & (scores <= 0)).all()
+    scores = adversary.score(batch, answers)[batch.judged]
+    right = (answers == batch.targets)[batch.judged]
+    assert 0 < right.sum() < len(right)
+    assert scores[~right].max() < scores[right].min()
+    assert (1 + scores).mean().item() == pytest.approx(right.float().mean().item(), abs=0.05)
 
 
 @pytest.mark.parametrize(

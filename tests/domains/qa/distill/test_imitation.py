@@ -1,62 +1,37 @@
-"""Curriculum, replay buffer, and a tiny end-to-end IDA run that learns."""
+"""Distillation by imitation: the loss counts only judged questions, and a tiny end-to-end IDA
+run learns (the curriculum and the replay buffer are tested in tests/core)."""
 
-import numpy as np
+import torch
 from rich.console import Console
 
-from ida.core.curriculum import Curriculum
-from ida.core.replay import ReplayBuffer
 from ida.core.runs.run import train
 from ida.domains.qa.config import qa_config
-from ida.domains.qa.experience import Experience
+from ida.domains.qa.distill.imitation import imitation_loss
+from ida.domains.qa.experience import UNJUDGED, Batch
 
 
-def test_curriculum_advances_only_on_agreement():
-    cur = Curriculum(num_levels=3, advance_at=0.9, min_samples=10)
-    levels = np.zeros(20, dtype=int)
-    assert not cur.update(levels, np.arange(20) % 2 == 0)  # 50% agreement: stay
-    assert cur.level == 0
-    assert cur.update(levels, np.ones(20, dtype=bool))
-    assert cur.level == 1
-    sampled = cur.sample(np.random.default_rng(0), 1000)
-    assert set(sampled) == {0, 1} and (sampled == 1).mean() > 0.6
-    cur.update(np.ones(20, dtype=int), np.ones(20, dtype=bool))
-    cur.update(np.full(20, 2), np.ones(20, dtype=bool))
-    assert cur.level == 2  # never past the last level
-
-
-def test_curriculum_focus_is_the_share_at_the_newest_level():
-    rng = np.random.default_rng(0)
-    for focus, share in [(0.0, 1 / 4), (0.25, 0.25 + 0.75 / 4), (1.0, 1.0)]:
-        cur = Curriculum(num_levels=5, focus=focus)
-        cur.level = 3
-        sampled = cur.sample(rng, 20000)
-        assert sampled.max() == 3 and abs((sampled == 3).mean() - share) < 0.02
-
-
-def exp(start, n):
-    ids = np.arange(start, start + n)
-    return Experience(
-        facts=ids[:, None, None].repeat(2, 1).repeat(2, 2),
-        questions=ids[:, None, None].repeat(3, 1),
-        targets=ids[:, None].repeat(3, 1),
-        levels=np.zeros((n, 3), dtype=int),
+def batch_with(targets):
+    n = len(targets)
+    return Batch(
+        facts=torch.zeros(1, 1, 1, dtype=torch.long),
+        questions=torch.zeros(n, 1, dtype=torch.long),
+        instance=torch.zeros(n, dtype=torch.long),
+        targets=torch.tensor(targets),
+        scores=None,
     )
 
 
-def test_replay_keeps_the_latest_instances_and_their_questions_together():
-    buf = ReplayBuffer(capacity=5, kind=Experience)
-    buf.add(exp(0, 3))
-    buf.add(exp(3, 4))
-    assert buf.size == 5
-    assert sorted(buf.data.targets[:, 0]) == [2, 3, 4, 5, 6]
-    batch = buf.sample(np.random.default_rng(0), 50)
-    assert set(batch.targets[:, 0]) <= {2, 3, 4, 5, 6}
-    assert (batch.facts[:, 0, 0] == batch.targets[:, 0]).all()
-    copy = ReplayBuffer(capacity=5, kind=Experience)
-    copy.load_state_dict(buf.state_dict())
-    copy.add(exp(7, 1))
-    buf.add(exp(7, 1))
-    assert (copy.data.targets == buf.data.targets).all()
+def test_imitation_loss_is_the_cross_entropy_on_judged_questions_only():
+    """Unjudged questions (no overseer answered them) add nothing, whatever A says there; a batch
+    with none judged gives 0, still differentiable."""
+    logits = torch.tensor([[4.0, 0.0, 0.0], [0.0, 0.0, 9.0], [0.0, 1.0, 0.0]], requires_grad=True)
+    loss = imitation_loss(logits, batch_with([0, UNJUDGED, 1]))
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([0, 1]))
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert (logits.grad[1] == 0).all()
+    none = imitation_loss(logits, batch_with([UNJUDGED] * 3))
+    assert none.item() == 0 and none.requires_grad
 
 
 def test_tiny_ida_run_learns_well_above_chance(tmp_path):

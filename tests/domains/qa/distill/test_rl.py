@@ -8,6 +8,7 @@ from rich.console import Console
 from torch.nn import functional as F
 
 from ida.core.runs.run import train
+from ida.domains.qa.adversary import spearman
 from ida.domains.qa.amplify.decompose import DecompositionAmplifier
 from ida.domains.qa.config import qa_config
 from ida.domains.qa.distill.approval import ApprovalModel
@@ -100,6 +101,8 @@ def fixed_experience(task, n=32, per=8, seed=0):
 
 
 def test_training_the_approval_model_lowers_its_loss_on_a_fixed_set():
+    """Fitted to the overseer's graded scores, the approval table follows them: it ranks answers
+    as the scores do, its favourite is mostly the approved answer, and it averages as they do."""
     torch.manual_seed(0)
     task = get_task("shortest_path", 6)
     batch = fixed_experience(task).batch()
@@ -109,7 +112,9 @@ def test_training_the_approval_model_lowers_its_loss_on_a_fixed_set():
     assert model.loss(batch).item() < 0.7 * first  # soft targets: the floor is above 0
     table = model.table(batch)
     assert table.shape == (len(batch.targets), task.answer_size)
-    assert ((table >= 0) & (table <= 1)).all()
+    assert spearman(table.numpy().ravel(), batch.scores.numpy().ravel()) > 0.4
+    assert (table.argmax(-1) == batch.targets).float().mean() > 0.5  # chance: 1 / answer_size
+    assert table.mean().item() == pytest.approx(batch.scores.mean().item(), abs=0.03)
 
 
 def test_approval_is_graded_where_answers_are_quantities():

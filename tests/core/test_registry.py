@@ -1,0 +1,96 @@
+"""The domain registry: tasks are found in the domain that owns them, whether it is installed
+(the ``ida.domains`` entry point), registered in the process, or extended by a task plugin."""
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from ida.core import registry
+from ida.core.errors import IdaError
+from ida.core.registry import Domain, domain_of, domains, register_domain
+from ida.core.runs.config import RunConfig
+from ida.domains.qa import DOMAIN as QA
+from ida.domains.qa.tasks import TASKS, get_task, register
+
+BUILT_IN = [
+    "permutation_powering",
+    "sequential_assignments",
+    "wildcard_search",
+    "shortest_path",
+    "union_find",
+]
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """An empty registry for the test (restored after it): domains come from entry points."""
+    monkeypatch.setattr(registry, "_DOMAINS", {})
+
+
+def toy_domain(name="toy", tasks=("toy_task",)):
+    def unused(*args, **kwargs):
+        raise AssertionError("not called here")
+
+    return Domain(
+        name=name,
+        config=RunConfig,
+        tasks=lambda: {task: f"a {name} task" for task in tasks},
+        configure=unused,
+        build=unused,
+        evaluate=unused,
+        render=unused,
+    )
+
+
+def test_the_qa_domain_is_found_through_its_entry_point_and_owns_the_five_tasks(fresh):
+    """With nothing registered, ``domains()`` loads qa from the installed entry point; each
+    built-in task is qa's."""
+    assert list(domains()) == ["qa"] and domains()["qa"] is QA
+    for task in BUILT_IN:
+        assert domain_of(task) is QA
+        assert QA.tasks()[task] == type(get_task(task)).description
+
+
+def test_an_unknown_task_is_one_error_naming_every_task(fresh):
+    """The error lists the tasks of every domain, sorted, so the user can pick one."""
+    register_domain(toy_domain())
+    with pytest.raises(IdaError, match="unknown task 'chess'") as err:
+        domain_of("chess")
+    listed = str(err.value).split("choose one of: ")[1].split(", ")
+    assert listed == sorted(listed)
+    assert set(BUILT_IN) | {"toy_task"} <= set(listed)
+
+
+def test_a_registered_domain_is_found_by_its_tasks_beside_the_installed_ones(fresh):
+    """A domain registered in the process owns its tasks; qa still owns its own."""
+    toy = register_domain(toy_domain())
+    assert domain_of("toy_task") is toy
+    assert domain_of("union_find") is QA
+    assert set(domains()) == {"toy", "qa"}
+
+
+def test_a_task_plugin_registered_with_qa_shows_up_in_the_qa_domain():
+    """A task class registered through ``ida.domains.qa.tasks.register`` is listed by the qa
+    domain, with its description, and its runs are qa's."""
+    base = type(get_task("permutation_powering"))
+
+    class PluginTask(base):
+        name = "registry_test_plugin"
+        description = "a plugin task for the registry test"
+
+    try:
+        register(PluginTask)
+        assert QA.tasks()["registry_test_plugin"] == "a plugin task for the registry test"
+        assert domain_of("registry_test_plugin") is QA
+    finally:
+        TASKS.pop("registry_test_plugin", None)
+    with pytest.raises(IdaError, match="unknown task 'registry_test_plugin'"):
+        domain_of("registry_test_plugin")
+
+
+def test_a_broken_domain_plugin_is_a_one_line_error(fresh, monkeypatch):
+    """An entry point that cannot be loaded names the plugin instead of raising a traceback."""
+    broken = EntryPoint(name="broken", value="no_such_module_ida:DOMAIN", group=registry.GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [broken])
+    with pytest.raises(IdaError, match="cannot load domain 'broken'"):
+        domains()
