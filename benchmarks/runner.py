@@ -69,7 +69,7 @@ def matrix_main(
 
 
 def probe_job(run_dir: str | Path, task: str):
-    """A finished run's job (``ida.core.runs.run.Job``), which must be a run of ``task``; a one-line
+    """A finished run's job (``ida.core.runs.job.Job``), which must be a run of ``task``; a one-line
     exit otherwise."""
     from ida.core.errors import IdaError
     from ida.core.runs.run import load_job

@@ -1,7 +1,7 @@
 """IDA against the supervised baseline on the five tasks: accuracy, wall time, overseer calls.
 
-    python benchmarks/tasks.py --jobs 2            # every task, both modes, 2 runs at a time
-    python benchmarks/tasks.py --tag defaults      # each task on its own recommended settings
+    python benchmarks/tasks.py --jobs 2            # every task on its own settings, both modes
+    python benchmarks/tasks.py --config benchmarks/plain.toml   # the model's plain defaults
     python benchmarks/tasks.py --tasks union_find --size 64 --device cuda
     python benchmarks/tasks.py --config benchmarks/sink_prior.toml   # other settings
 

@@ -25,6 +25,7 @@ BUILT_IN = [
 def fresh(monkeypatch):
     """An empty registry for the test (restored after it): domains come from entry points."""
     monkeypatch.setattr(registry, "_DOMAINS", {})
+    monkeypatch.setattr(registry, "_ENTRIES", {})
 
 
 def toy_domain(name="toy", tasks=("toy_task",)):
@@ -33,7 +34,7 @@ def toy_domain(name="toy", tasks=("toy_task",)):
 
     return Domain(
         name=name,
-        config=RunConfig,
+        config=lambda: RunConfig,
         tasks=lambda: {task: f"a {name} task" for task in tasks},
         configure=unused,
         build=unused,
@@ -88,9 +89,15 @@ def test_a_task_plugin_registered_with_qa_shows_up_in_the_qa_domain():
         domain_of("registry_test_plugin")
 
 
-def test_a_broken_domain_plugin_is_a_one_line_error(fresh, monkeypatch):
-    """An entry point that cannot be loaded names the plugin instead of raising a traceback."""
+def test_a_broken_domain_plugin_leaves_the_others_and_is_named_when_its_task_is_asked(
+    fresh, monkeypatch
+):
+    """An entry point that cannot be loaded takes no other domain down; asking for a task no
+    loaded domain owns is one error that names the broken plugin and why."""
+    qa = next(iter(registry.entry_points(group=registry.GROUP)))
     broken = EntryPoint(name="broken", value="no_such_module_ida:DOMAIN", group=registry.GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [broken])
-    with pytest.raises(IdaError, match="cannot load domain 'broken'"):
-        domains()
+    monkeypatch.setattr(registry, "entry_points", lambda group: [broken, qa])
+    assert list(domains()) == ["qa"] and domain_of("union_find") is QA
+    with pytest.raises(IdaError, match="domain plugin 'broken' could not be loaded") as err:
+        domain_of("a_task_of_the_broken_plugin")
+    assert "ModuleNotFoundError" in str(err.value) and "\n" not in str(err.value)

@@ -18,6 +18,3 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise IdaError("device 'cuda' asked for, but no CUDA GPU is available")
     return device
-
-
-MAX_REACH_FEATURES = 50_000  # the reach profile's inputs: 7 x 16 x 25 on shortest_path

@@ -2,7 +2,7 @@
 
     A = random init                       (or A <- Distill(H): warm_start_steps)
     repeat:
-        targets = Amplify(H, A_teacher)   amplifier.amplify  (H plus many calls to A)
+        targets = Amplify(H, A_teacher)   amplify(amplifier, ...)  (H plus many calls to A)
         A <- Distill(targets)             distiller.step     (train fast A to imitate them)
         evaluate, log, checkpoint
 

@@ -29,14 +29,15 @@ GROUP = "ida.domains"
 class Domain:
     """What a domain gives the core.
 
-    ``tasks()``: task name -> one-line description (plugins included); ``configure(task, base)``:
-    the validated config for ``task`` from ``base`` settings over the task's recommended ones;
+    ``config()``: the config class (imported when first needed); ``tasks()``: task name ->
+    one-line description (plugins included); ``configure(task, base)``: the validated config for
+    ``task`` from ``base`` settings over the task's recommended ones;
     ``build(cfg)``: a fresh ``Job``; ``evaluate(job, seed, per_level, weights)``: a result dict
     and its rich rendering; ``render(job, **options)``: ``ida show``'s rich renderable;
     ``commands(app)``: adds the domain's own subcommands to the ``ida`` command."""
 
     name: str
-    config: type[RunConfig]
+    config: Callable[[], type[RunConfig]]
     tasks: Callable[[], Mapping[str, str]]
     configure: Callable[[str, dict], RunConfig]
     build: Callable[[RunConfig], Job]
@@ -46,6 +47,7 @@ class Domain:
 
 
 _DOMAINS: dict[str, Domain] = {}
+_ENTRIES: dict[str, str | None] = {}  # entry point -> None once loaded, else why it failed
 
 
 def register_domain(domain: Domain) -> Domain:
@@ -55,21 +57,30 @@ def register_domain(domain: Domain) -> Domain:
 
 
 def domains() -> dict[str, Domain]:
-    """Every domain: those registered, and those the ``ida.domains`` entry points name."""
+    """Every domain: those registered, and those the ``ida.domains`` entry points name. A plugin
+    that fails to load is left out (``domain_of`` says why when its task is asked for)."""
     for entry in entry_points(group=GROUP):
-        if entry.name not in _DOMAINS:
-            try:
-                register_domain(entry.load())
-            except Exception as err:  # a broken plugin must not take the others down silently
-                raise IdaError(f"cannot load domain {entry.name!r}: {err}") from None
+        if entry.name in _ENTRIES:
+            continue
+        try:
+            register_domain(entry.load())
+            _ENTRIES[entry.name] = None
+        except Exception as err:  # a broken plugin must not take the others down
+            _ENTRIES[entry.name] = f"{type(err).__name__}: {err}"
     return _DOMAINS
 
 
 def domain_of(task: str) -> Domain:
-    """The domain that owns ``task``; an unknown task is a one-line error listing them all."""
+    """The domain that owns ``task``; an unknown task is a one-line error listing them all
+    (and any domain plugin that could not be loaded)."""
     found = domains()
     for domain in found.values():
         if task in domain.tasks():
             return domain
     names = sorted(name for domain in found.values() for name in domain.tasks())
-    raise IdaError(f"unknown task {task!r}; choose one of: {', '.join(names)}")
+    broken = "".join(
+        f"; domain plugin {name!r} could not be loaded ({why})"
+        for name, why in _ENTRIES.items()
+        if why is not None
+    )
+    raise IdaError(f"unknown task {task!r}; choose one of: {', '.join(names)}{broken}")

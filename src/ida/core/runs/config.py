@@ -91,10 +91,11 @@ def parse_settings(pairs: list[str]) -> dict:
 
 
 def merge(defaults: dict, settings: dict) -> dict:
-    """``settings`` over ``defaults``, tables merged key by key."""
+    """``settings`` over ``defaults``, tables merged key by key (``true`` over a table keeps
+    the table: a switch that is on stays as it was set)."""
     merged = dict(defaults)
     for key, value in settings.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            value = merge(merged[key], value)
+        if isinstance(merged.get(key), dict) and (isinstance(value, dict) or value is True):
+            value = merge(merged[key], value if value is not True else {})  # true: keep it on
         merged[key] = value
     return merged

@@ -55,7 +55,7 @@ def saved_config(run_dir: Path) -> dict:
 
 def resolve(saved: dict, **overrides) -> RunConfig:
     """The validated config of a saved run, in its task's domain."""
-    return make_config(domain_of(saved["task"]).config, saved, **overrides)
+    return make_config(domain_of(saved["task"]).config(), saved, **overrides)
 
 
 def build(cfg: RunConfig) -> Job:
@@ -75,16 +75,21 @@ def load_job(run_dir: str | Path) -> Job:
 
 
 def _check_format(state: dict, run_dir: Path) -> None:
-    """A checkpoint of an older layout is a one-line error, not a traceback."""
-    if state.get("format") != FORMAT:
-        raise IdaError(
-            f"checkpoint {run_dir / CHECKPOINT} was written by an older ida (before 0.2) "
-            f"that this one ({__version__}) cannot read: train a new run"
-        )
+    """A checkpoint of another layout is a one-line error, not a traceback."""
+    written = state.get("format")
+    if written == FORMAT:
+        return
+    by = (
+        "an older ida (before 0.2)" if written is None else f"an ida of checkpoint format {written}"
+    )
+    raise IdaError(
+        f"checkpoint {run_dir / CHECKPOINT} was written by {by} that this one ({__version__}, "
+        f"format {FORMAT}) cannot read: train a new run"
+    )
 
 
 def _restore(job: Job, state: dict, run_dir: Path) -> None:
-    _check_format(state, run_dir)
+    """Load a checkpoint's ``state`` (its format already checked) into a fresh ``job``."""
     mismatch = _model_mismatch(job.model, state.get("model"))
     if mismatch is not None:
         raise IdaError(
@@ -93,7 +98,7 @@ def _restore(job: Job, state: dict, run_dir: Path) -> None:
         )
     try:
         job.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as err:
         raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: {type(err).__name__}") from None
 
 
@@ -147,7 +152,7 @@ def train(
     job = build(cfg)
     metrics = MetricsLog(run_dir / METRICS)
     elapsed = 0.0
-    if state is not None:
+    if state is not None:  # its format checked by open_run
         _restore(job, state, run_dir)
         elapsed = state.get("train_seconds", 0.0)
         metrics.trim(job.loop.step)

@@ -1,28 +1,31 @@
 """Question decomposition: the five algorithmic tasks of Christiano, Shlegeris and Amodei
 (2018) and any task written to the same protocol (``ida.domains.qa.tasks``).
 
-``DOMAIN`` is what the core finds through the ``ida.domains`` entry point. Everything heavy
-(torch, the model) is imported when a run is built, not when the domain is listed.
+``DOMAIN`` is what the core finds through the ``ida.domains`` entry point; the rest of the
+domain (builder, evaluator, renderer, commands) is imported when it is used.
 """
 
 from __future__ import annotations
 
 from ida.core.registry import Domain
-from ida.domains.qa.config import QAConfig
+
+
+def _config():
+    from ida.domains.qa.config import QAConfig
+
+    return QAConfig
 
 
 def _tasks() -> dict[str, str]:
-    from ida.domains.qa.tasks import all_tasks
+    from ida.domains.qa.tasks import task_descriptions
 
-    return {name: cls.description for name, cls in all_tasks().items()}
+    return task_descriptions()
 
 
-def _configure(task: str, base: dict) -> QAConfig:
-    from ida.core.runs.config import merge
-    from ida.domains.qa.config import qa_config
-    from ida.domains.qa.tasks import all_tasks
+def _configure(task: str, base: dict):
+    from ida.domains.qa.config import configure
 
-    return qa_config(merge(all_tasks()[task].recommended(base.get("size")), base), task=task)
+    return configure(task, base)
 
 
 def _build(cfg):
@@ -32,7 +35,7 @@ def _build(cfg):
 
 
 def _evaluate(job, **options):
-    from ida.domains.qa.commands import evaluate_run
+    from ida.domains.qa.evaluate import evaluate_run
 
     return evaluate_run(job, **options)
 
@@ -51,7 +54,7 @@ def _commands(app) -> None:
 
 DOMAIN = Domain(
     name="qa",
-    config=QAConfig,
+    config=_config,
     tasks=_tasks,
     configure=_configure,
     build=_build,

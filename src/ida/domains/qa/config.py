@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ida.core.runs.config import RunConfig, make_config
+from ida.core.runs.config import RunConfig, make_config, merge
 from ida.domains.qa.models.transformer import ModelSettings
 
 EvalWeights = Literal["ema", "latest"]  # the EMA teacher, or the latest step's weights
@@ -20,6 +20,9 @@ class QAConfig(RunConfig):
     task: str = "permutation_powering"
     mode: Literal["ida", "supervised"] = "ida"
     size: int | None = Field(None, description="elements per instance; the task's default if unset")
+    task_settings: bool = Field(
+        True, description="the task's own settings (Task.config) under these; false: the defaults"
+    )
 
     model: ModelSettings = Field(
         default_factory=ModelSettings, description="the model A: [model] and its mechanisms"
@@ -176,5 +179,19 @@ class QAConfig(RunConfig):
 
 
 def qa_config(base: dict | None = None, **overrides) -> QAConfig:
-    """A validated ``QAConfig`` from a dict plus overrides (None overrides are ignored)."""
+    """A validated ``QAConfig`` from a dict plus overrides (None overrides are ignored), with
+    no task's own settings: ``configure`` is what ``ida train`` runs."""
     return make_config(QAConfig, base, **overrides)
+
+
+def configure(task: str, settings: dict | None = None) -> QAConfig:
+    """The config ``ida train TASK`` runs: ``settings`` over the task's own (``Task.config``,
+    at the size asked for), unless they say ``task_settings = false``."""
+    from ida.domains.qa.tasks import task_class
+
+    settings = dict(settings or {})
+    if settings.get("task_settings", True) is not False:
+        size = settings.get("size")
+        own = task_class(task).recommended(size if isinstance(size, int) else None)
+        settings = merge(own, settings)
+    return qa_config(settings, task=task)

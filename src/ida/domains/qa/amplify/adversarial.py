@@ -25,8 +25,8 @@ handles.
 With ``screen_roots``, training questions themselves go to H only with the per-subquestion
 probability (the model's answer stands where the adversary trusts it; no target, no H call).
 
-With a learned overseer H' (``imitation``, trained on the steps H takes here), at the question
-levels where H' is trusted (``ida.domains.qa.overseers.learned_overseer``):
+With a learned overseer H' (``learned_overseer``, trained on the steps H takes here), at the
+question levels where H' is trusted (``ida.domains.qa.overseers.learned_overseer``):
 
 * ``confidence``, the seed's "primed" iteration: a question chosen for H whose answer scores at
   least ``confidence`` is answered by the amplified model instead, Amplify(H', A) (H' fans out
@@ -204,11 +204,14 @@ class AdversarialAmplifier(QuestionAmplifier):
             for name, end in (("temperature", temperature_end), ("alpha", alpha_end))
         }
 
-    def anneal(self) -> None:
-        """Set T and alpha for this round: linear from their start to their end values."""
+    def annealed(self) -> Selection:
+        """The selection for the next round: T and alpha linear from their start to their end
+        values over ``anneal_rounds`` rounds."""
         done = min(1.0, self.counts["rounds"] / self.anneal_rounds) if self.anneal_rounds else 0.0
-        for name, (start, end) in self.schedule.items():
-            setattr(self.selection, name, start + (end - start) * done)
+        values = {
+            name: start + (end - start) * done for name, (start, end) in self.schedule.items()
+        }
+        return dataclasses.replace(self.selection, **values)
 
     def scorer(self, answerer: BatchedAnswerer, facts: torch.Tensor) -> BatchFn | None:
         if self.selection.select == "adversary":
@@ -233,8 +236,8 @@ class AdversarialAmplifier(QuestionAmplifier):
         is the model as a batch function, ``score`` the selector's scores (None: unscored),
         ``stand_in`` Amplify(H', A) (where the score passes ``confidence``, it answers in H's
         place, at the levels H' is ``trusted`` at), and ``transcript`` gets H's steps.
-        ``selection`` is the round's (default: the amplifier's as it now is)."""
-        selection = selection or self.selection
+        ``selection`` is the round's (default: as annealed for the next round)."""
+        selection = selection or self.annealed()
         if trusted is None and self.learned_overseer is not None:
             trusted = self.learned_overseer.trusted
         trees = _Trees(
@@ -261,14 +264,13 @@ class AdversarialAmplifier(QuestionAmplifier):
         return roots_done, [rec.nodes for rec in records]
 
     def explain(self, inst, question, answerer, rng):
-        """H consulted where the selector doubts the model, as in training."""
+        """H consulted where the selector doubts the model, with the next round's selection."""
         scorer = self.scorer(answerer, answerer.memory.facts)
         return self.run([inst], [(0, question)], answerer, scorer, rng)[0][0]
 
     def propose(self, rng: np.random.Generator) -> Round:
         """The round's roots, the annealed selection, H''s trust, the own-tree questions (at
         curriculum levels where H' is trusted) and the seed of the trees' choices."""
-        self.anneal()
         insts, levels, roots = self.sample_round(rng)
         h_prime = self.learned_overseer
         trusted = None if h_prime is None else h_prime.trusted.copy()
@@ -284,7 +286,7 @@ class AdversarialAmplifier(QuestionAmplifier):
                 if trusted[lv]
             ]
         extra = dict(
-            selection=dataclasses.replace(self.selection),
+            selection=self.annealed(),
             trusted=trusted,
             own_roots=own_roots,
             seed=int(rng.integers(2**63)),

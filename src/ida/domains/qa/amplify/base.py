@@ -71,7 +71,7 @@ def tree_counts(trees: Iterable[Node]) -> Counter:
     return Counter(node.by for tree in trees for node in tree.walk())
 
 
-class QuestionAmplifier:
+class QuestionAmplifier(ABC):
     """What every amplifier of questions has: its task and curriculum, a round's size, counts,
     a learned overseer's checkpoint state, and the sampling of a round's roots."""
 
@@ -116,12 +116,23 @@ class QuestionAmplifier:
         ]
         return insts, levels, roots
 
+    @abstractmethod
+    def explain(
+        self,
+        inst: Instance,
+        question: Question,
+        answerer: BatchedAnswerer,
+        rng: np.random.Generator,
+    ) -> Node:
+        """One tree for ``question`` about ``inst`` (slot 0 of ``answerer``), grown the way this
+        amplifier grows its trees: what ``ida show`` draws."""
+
     def amplify(self, teacher: nn.Module, rng: np.random.Generator) -> Experience:
         """One whole round: propose, expand, absorb."""
         return amplify(self, teacher, rng)
 
 
-class TargetAmplifier(QuestionAmplifier, ABC):
+class TargetAmplifier(QuestionAmplifier):
     """Makes a round of ``instances`` x ``per_instance`` questions, a target for each judged one."""
 
     @abstractmethod

@@ -15,9 +15,10 @@ token) instead of at zero, which removes the plateau before the first lookup is 
 With ``enc_repeat = R`` the encoder's layers run R times over with the same weights (a
 recurrent, "universal" transformer): R times the depth of computation at no cost in parameters.
 
-The optional mechanisms (``mechanisms/``: the attention sink, computed tokens, the answer slot's
-match, the link walk, the reach profile) plug in through ``Mechanism``'s hooks; each is on when
-its table is in the config, ``[model.link_walk]`` say, and is the model's attribute by that name.
+The optional mechanisms (``mechanisms/``: computed tokens, the answer slot's match, the link
+walk, the reach profile) plug in through ``Mechanism``'s hooks, and the attention sink, which
+changes the memory's shape, through its own two methods; each is on when its table is in the
+config, ``[model.link_walk]`` say, and is the model's attribute by that name.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class QAModel(nn.Module):
         self.shape = s = shape
         m = s.settings
         d, h, prior = m.d_model, m.n_heads, float(m.relation_prior)
-        if not s.relational and (m.computed_tokens or m.answer_match):
+        if not s.relational and (m.computed_tokens is not None or m.answer_match is not None):
             raise ValueError("computed tokens and the answer slot's match need relational bias")
         self.embed = nn.Embedding(s.vocab_size, d, padding_idx=PAD)
         self.fact_in = nn.Linear(s.fact_len * d, d)

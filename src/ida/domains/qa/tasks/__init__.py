@@ -1,4 +1,4 @@
-"""The task registry: every domain IDA can be run on, by name.
+"""The question-answering tasks by name: the five built in, and those plugins register.
 
 A new task is one class: subclass ``Task`` and decorate it with ``@register`` (or, for the
 ``ida`` command, expose it as an ``ida.tasks`` entry point of an installed package).
@@ -28,25 +28,51 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
+_BROKEN: dict[str, str] = {}  # task plugins that failed to load, and why
+
+
 def all_tasks() -> dict[str, type[Task]]:
-    """Every task: the built-in ones, those registered, and the ``ida.tasks`` entry points."""
+    """Every task: the built-in ones, those registered, and the ``ida.tasks`` entry points
+    that load (a broken plugin is left out; asking for it by name says why)."""
     for entry in entry_points(group="ida.tasks"):
-        if entry.name in TASKS:
+        if entry.name in TASKS or entry.name in _BROKEN:
             continue
         try:
             register(entry.load())
         except Exception as err:  # a broken plugin must not take the built-in tasks down
-            raise IdaError(f"cannot load task plugin {entry.name!r}: {err}") from None
+            _BROKEN[entry.name] = f"{type(err).__name__}: {err}"
     return TASKS
+
+
+def task_descriptions() -> dict[str, str]:
+    """Task name -> one-line description, broken plugins included (they say so)."""
+    tasks = {name: cls.description for name, cls in all_tasks().items()}
+    return {**tasks, **{name: f"(cannot load: {why})" for name, why in _BROKEN.items()}}
+
+
+def task_class(name: str) -> type[Task]:
+    """The task class called ``name``; a one-line error if it is unknown or will not load."""
+    tasks = all_tasks()
+    if name in _BROKEN:
+        raise IdaError(f"cannot load task plugin {name!r}: {_BROKEN[name]}")
+    if name not in tasks:
+        raise IdaError(f"unknown task {name!r}; choose one of: {', '.join(sorted(tasks))}")
+    return tasks[name]
 
 
 def get_task(name: str, size: int | None = None) -> Task:
     """The task called ``name`` at ``size`` elements per instance (its default when None)."""
-    if name not in TASKS:
-        all_tasks()
-    if name not in TASKS:
-        raise IdaError(f"unknown task {name!r}; choose one of: {', '.join(sorted(TASKS))}")
-    return TASKS[name](size)
+    return task_class(name)(size)
 
 
-__all__ = ["TASKS", "Instance", "Question", "Task", "all_tasks", "get_task", "register"]
+__all__ = [
+    "TASKS",
+    "Instance",
+    "Question",
+    "Task",
+    "all_tasks",
+    "get_task",
+    "register",
+    "task_class",
+    "task_descriptions",
+]

@@ -1,4 +1,5 @@
-"""The task protocol: what a domain provides so that it can be amplified and distilled.
+"""The task protocol: what a question-answering task provides so that it can be amplified and
+distilled.
 
 A task samples *instances* (a context of facts, encoded once by the model) and *questions*
 about them at a difficulty level. Its overseer ``H`` answers a simple question by one fact
@@ -50,7 +51,7 @@ class Ask(Protocol):
 
 
 class Task(ABC):
-    """A domain: instances, questions by difficulty, the overseer H and the exact solver."""
+    """A task: instances, questions by difficulty, the overseer H and the exact solver."""
 
     name: ClassVar[str]
     description: ClassVar[str]

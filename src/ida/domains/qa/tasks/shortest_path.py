@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ida.core.runs.config import merge
 from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task, closeness
 
 DIST, NEXT = 1, 2
@@ -59,6 +60,11 @@ def bfs_distances(out: np.ndarray) -> np.ndarray:
     return dist
 
 
+def max_budget(n: int) -> int:
+    """K, the largest budget a question asks about at size ``n``."""
+    return min(n - 1, int(np.ceil(1.5 * np.log2(n))) + 1)
+
+
 class ShortestPath(Task):
     name = "shortest_path"
     description = "edges of a 2-out digraph; DIST / NEXT (a, b, budget k) -> distance or first step"
@@ -68,10 +74,16 @@ class ShortestPath(Task):
         "model": {"relation_prior": 0.2, "attention_sink": {}, "reach": {"moves": 7}},
     }
 
+    @classmethod
+    def recommended(cls, size: int | None) -> dict:
+        """The profile counts moves up to the largest budget K (7 at size 16, 10 at 64)."""
+        moves = max_budget(size or cls.default_size)
+        return merge(cls.config, {"model": {"reach": {"moves": moves}}})
+
     def __init__(self, size: int | None = None):
         super().__init__(size)
         n = self.size
-        self.max_budget = min(n - 1, int(np.ceil(1.5 * np.log2(n))) + 1)
+        self.max_budget = max_budget(n)
         self.none = n
         self.vocab_size = n + self.max_budget + 3
         self.answer_size = n + 1

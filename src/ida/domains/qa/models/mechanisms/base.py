@@ -1,4 +1,5 @@
-"""The one interface between the transformer and its optional mechanisms.
+"""The one interface between the transformer and its optional mechanisms (the attention sink,
+which changes the memory's shape, has two methods of its own).
 
 The transformer calls each hook at its place, for every active mechanism in a fixed order; a
 hook that has nothing to add returns None. ``Reading`` is what the decoder knows of one batch
