@@ -1,6 +1,7 @@
 """What the model's tests share: a seeded tiny model for a task, a nudge that brings every
 mechanism into play, and the model's variants."""
 
+import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -8,6 +9,7 @@ from torch.nn import functional as F
 from ida.domains.qa.models.layers import Groups
 from ida.domains.qa.models.mechanisms.base import Reading
 from ida.domains.qa.models.transformer import ModelSettings, ModelShape, QAModel
+from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import PAD
 
 # the model's optional mechanisms: every invariance holds with each of them
@@ -83,3 +85,17 @@ def live():
 def reading_for():
     """``read``: a decoding's ``Reading`` of questions about one instance."""
     return read
+
+
+@pytest.fixture
+def asked():
+    """shortest_path at size 8: three instances' facts [3, F, 2], and twelve (instance slot,
+    question) items over them at every level."""
+    task = get_task("shortest_path", 8)
+    rng = np.random.default_rng(0)
+    insts = [task.sample_instance(rng) for _ in range(3)]
+    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
+    items = [
+        (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
+    ]
+    return task, facts, items

@@ -1,23 +1,15 @@
 """The model as the engine's batch function: the instances encoded once, answers the model's."""
 
-import numpy as np
 import torch
 
 from ida.domains.qa.models.answerer import BatchedAnswerer, item_tensors
-from ida.domains.qa.tasks import get_task
 
 
-def test_the_answerer_answers_the_models_argmax_from_one_encoding(variant, model_for, live):
+def test_the_answerer_answers_the_models_argmax_from_one_encoding(variant, model_for, live, asked):
     """Items (instance slot, question) over three instances: the answerer's logits are the
     model's for those questions and its answers their argmax, call after call, from the one
     encoding made on construction."""
-    task = get_task("shortest_path", 8)
-    rng = np.random.default_rng(0)
-    insts = [task.sample_instance(rng) for _ in range(3)]
-    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
-    items = [
-        (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
-    ]
+    task, facts, items = asked
     model = live(model_for(task, **variant))
     with torch.no_grad():
         expected = model(

@@ -13,16 +13,10 @@ from ida.domains.qa.overseers.fan_model import FanModel
 from ida.domains.qa.tasks import get_task
 
 
-def test_encoding_once_matches_encoding_per_question(variant, model_for, live):
+def test_encoding_once_matches_encoding_per_question(variant, model_for, live, asked):
     """Questions about three instances, answered in one batch over the three encoded once,
     score as they do one question at a time with only its instance encoded."""
-    task = get_task("shortest_path", 8)
-    rng = np.random.default_rng(0)
-    insts = [task.sample_instance(rng) for _ in range(3)]
-    facts = torch.from_numpy(np.stack([i.facts for i in insts]))
-    items = [
-        (i % 3, task.sample_question(rng, insts[i % 3], i % task.num_levels)) for i in range(12)
-    ]
+    task, facts, items = asked
     model = live(model_for(task, **variant))
     with torch.no_grad():
         batched = model(
