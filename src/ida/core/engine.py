@@ -120,7 +120,8 @@ class Engine:
 
     def deliver(self, ticket: Hashable, answer: Any) -> None:
         """Hand ``answer`` to the coroutine parked on ``ticket`` (safe from any thread; an
-        answer delivered before its ticket is awaited is kept until it is)."""
+        answer delivered before its ticket is awaited is kept until it is, so a ticket names
+        one answer for the engine's lifetime)."""
         self._inbox.put((ticket, answer))
 
     def run(self, coros: Sequence[Coroutine]) -> list[Any]:
