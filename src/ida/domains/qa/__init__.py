@@ -35,7 +35,7 @@ def _build(cfg):
 
 
 def _evaluate(job, **options):
-    from ida.domains.qa.evaluate import evaluate_run
+    from ida.domains.qa.commands import evaluate_run
 
     return evaluate_run(job, **options)
 

@@ -1,17 +1,69 @@
-"""The question-answering domain's own commands: ``ida audit`` and ``ida bench engine``. Added
-to every ``ida`` call, so this module imports nothing heavy until a command runs."""
+"""The question-answering domain's commands: ``ida eval``'s report, ``ida audit`` and
+``ida bench engine``. Added to every ``ida`` call, so this module imports nothing heavy until a
+command runs."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 
 from ida.core.errors import IdaError
 
+if TYPE_CHECKING:
+    from ida.domains.qa.job import QAJob
+
 out = Console()
+
+
+def evaluate_run(
+    job: QAJob, seed: int, per_level: int, weights: str | None
+) -> tuple[dict[str, Any], Group]:
+    """Accuracy per difficulty on ``per_level`` fresh questions a level, and a table of it."""
+    from typing import get_args
+
+    import numpy as np
+
+    from ida.domains.qa.config import EvalWeights
+    from ida.domains.qa.evaluate import heldout_set
+
+    if per_level < 8:
+        raise IdaError("--per-level must be at least 8")
+    if weights not in (None, *get_args(EvalWeights)):
+        choices = " or ".join(map(repr, get_args(EvalWeights)))
+        raise IdaError(f"--weights must be {choices}, not {weights!r}")
+    weights = weights or job.cfg.eval_weights
+    data = heldout_set(job.task, np.random.default_rng([seed, 2]), per_level)
+    result = {
+        "task": job.task.name,
+        "mode": job.cfg.mode,
+        "size": job.task.size,
+        "step": job.loop.step,
+        "weights": weights,
+        **job.evaluate(data, weights),
+    }
+    table = Table(
+        title=f"{job.task.name} ({job.cfg.mode}), step {job.loop.step}, {weights} weights"
+    )
+    table.add_column("level", justify="right")
+    table.add_column("accuracy", justify="right")
+    for lv, acc in enumerate(result["accuracy_by_level"]):
+        table.add_row(str(lv), f"{acc:.3f}")
+    table.add_row("all", f"[bold]{result['accuracy']:.3f}[/bold]")
+    parts: list[Any] = [table]
+    if "adversary_spearman" in result:
+        parts.append(
+            Text(
+                f"Spearman correlation with the true loss: adversary "
+                f"{result['adversary_spearman']:.3f}, model entropy "
+                f"{result['entropy_spearman']:.3f}"
+            )
+        )
+    return result, Group(*parts)
 
 
 def audit(

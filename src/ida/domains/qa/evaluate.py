@@ -1,24 +1,14 @@
-"""Held-out evaluation against ground truth, per difficulty level, and ``ida eval``'s report."""
+"""Held-out evaluation against ground truth, per difficulty level."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
-
 import numpy as np
 import torch
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
 
-from ida.core.errors import IdaError
 from ida.domains.qa.adversary import Adversary, spearman
-from ida.domains.qa.config import EvalWeights
 from ida.domains.qa.experience import Experience
 from ida.domains.qa.models.transformer import QAModel
 from ida.domains.qa.tasks.base import Task
-
-if TYPE_CHECKING:
-    from ida.domains.qa.job import QAJob
 
 
 def heldout_set(
@@ -83,42 +73,3 @@ def evaluate(
         result["adversary_spearman"] = spearman(-adv.ravel(), loss.ravel())
         result["entropy_spearman"] = spearman(entropy.ravel(), loss.ravel())
     return result
-
-
-def evaluate_run(
-    job: QAJob, seed: int, per_level: int, weights: str | None
-) -> tuple[dict[str, Any], Group]:
-    """Accuracy per difficulty on ``per_level`` fresh questions a level, and a table of it."""
-    if per_level < 8:
-        raise IdaError("--per-level must be at least 8")
-    if weights not in (None, *get_args(EvalWeights)):
-        choices = " or ".join(map(repr, get_args(EvalWeights)))
-        raise IdaError(f"--weights must be {choices}, not {weights!r}")
-    weights = weights or job.cfg.eval_weights
-    data = heldout_set(job.task, np.random.default_rng([seed, 2]), per_level)
-    result = {
-        "task": job.task.name,
-        "mode": job.cfg.mode,
-        "size": job.task.size,
-        "step": job.loop.step,
-        "weights": weights,
-        **job.evaluate(data, weights),
-    }
-    table = Table(
-        title=f"{job.task.name} ({job.cfg.mode}), step {job.loop.step}, {weights} weights"
-    )
-    table.add_column("level", justify="right")
-    table.add_column("accuracy", justify="right")
-    for lv, acc in enumerate(result["accuracy_by_level"]):
-        table.add_row(str(lv), f"{acc:.3f}")
-    table.add_row("all", f"[bold]{result['accuracy']:.3f}[/bold]")
-    parts: list[Any] = [table]
-    if "adversary_spearman" in result:
-        parts.append(
-            Text(
-                f"Spearman correlation with the true loss: adversary "
-                f"{result['adversary_spearman']:.3f}, model entropy "
-                f"{result['entropy_spearman']:.3f}"
-            )
-        )
-    return result, Group(*parts)
