@@ -25,7 +25,8 @@ BUILT_IN = [
 def fresh(monkeypatch):
     """An empty registry for the test (restored after it): domains come from entry points."""
     monkeypatch.setattr(registry, "_DOMAINS", {})
-    monkeypatch.setattr(registry, "_ENTRIES", {})
+    monkeypatch.setattr(registry, "_LOADED", set())
+    monkeypatch.setattr(registry, "_FAILED", {})
 
 
 def toy_domain(name="toy", tasks=("toy_task",)):

@@ -9,9 +9,9 @@ domain: it finds them here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 from ida.core.errors import IdaError
@@ -47,7 +47,23 @@ class Domain:
 
 
 _DOMAINS: dict[str, Domain] = {}
-_ENTRIES: dict[str, str | None] = {}  # entry point -> None once loaded, else why it failed
+_LOADED: set[str] = set()  # the entry points loaded
+_FAILED: dict[str, str] = {}  # entry points that failed to load, and why
+
+
+def load_plugins(
+    entries: Iterable[EntryPoint], register: Callable[[str, Any], object], failed: dict[str, str]
+) -> None:
+    """Load each of ``entries`` not already in ``failed`` and hand it to ``register(name,
+    loaded)``; one that fails is recorded in ``failed`` (name -> why) instead of raising, so a
+    broken plugin takes no other down."""
+    for entry in entries:
+        if entry.name in failed:
+            continue
+        try:
+            register(entry.name, entry.load())
+        except Exception as err:
+            failed[entry.name] = f"{type(err).__name__}: {err}"
 
 
 def register_domain(domain: Domain) -> Domain:
@@ -59,14 +75,13 @@ def register_domain(domain: Domain) -> Domain:
 def domains() -> dict[str, Domain]:
     """Every domain: those registered, and those the ``ida.domains`` entry points name. A plugin
     that fails to load is left out (``domain_of`` says why when its task is asked for)."""
-    for entry in entry_points(group=GROUP):
-        if entry.name in _ENTRIES:
-            continue
-        try:
-            register_domain(entry.load())
-            _ENTRIES[entry.name] = None
-        except Exception as err:  # a broken plugin must not take the others down
-            _ENTRIES[entry.name] = f"{type(err).__name__}: {err}"
+
+    def register(name: str, domain: Domain) -> None:
+        register_domain(domain)
+        _LOADED.add(name)
+
+    entries = [entry for entry in entry_points(group=GROUP) if entry.name not in _LOADED]
+    load_plugins(entries, register, _FAILED)
     return _DOMAINS
 
 
@@ -79,8 +94,6 @@ def domain_of(task: str) -> Domain:
             return domain
     names = sorted(name for domain in found.values() for name in domain.tasks())
     broken = "".join(
-        f"; domain plugin {name!r} could not be loaded ({why})"
-        for name, why in _ENTRIES.items()
-        if why is not None
+        f"; domain plugin {name!r} could not be loaded ({why})" for name, why in _FAILED.items()
     )
     raise IdaError(f"unknown task {task!r}; choose one of: {', '.join(names)}{broken}")

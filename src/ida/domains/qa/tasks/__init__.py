@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from ida.core.errors import IdaError
+from ida.core.registry import load_plugins
 from ida.domains.qa.tasks.base import Instance, Question, Task
 from ida.domains.qa.tasks.permutation_powering import PermutationPowering
 from ida.domains.qa.tasks.sequential_assignments import SequentialAssignments
@@ -34,13 +35,8 @@ _BROKEN: dict[str, str] = {}  # task plugins that failed to load, and why
 def all_tasks() -> dict[str, type[Task]]:
     """Every task: the built-in ones, those registered, and the ``ida.tasks`` entry points
     that load (a broken plugin is left out; asking for it by name says why)."""
-    for entry in entry_points(group="ida.tasks"):
-        if entry.name in TASKS or entry.name in _BROKEN:
-            continue
-        try:
-            register(entry.load())
-        except Exception as err:  # a broken plugin must not take the built-in tasks down
-            _BROKEN[entry.name] = f"{type(err).__name__}: {err}"
+    entries = [entry for entry in entry_points(group="ida.tasks") if entry.name not in TASKS]
+    load_plugins(entries, lambda name, cls: register(cls), _BROKEN)
     return TASKS
 
 
