@@ -44,6 +44,10 @@ class Decomposition:
         grower = Grower(self.h, instances, answer, self.depth, self.by)
         return self.engine.run([grower.grow(slot, q, 0) for slot, q in roots])
 
+    def tree(self, inst: Instance, question: Question, answer: BatchFn | None) -> Node:
+        """The one tree for ``question`` about ``inst`` (slot 0 of ``answer``)."""
+        return self.run([inst], [(0, question)], answer)[0]
+
 
 class Grower:
     """Grows trees of the overseer ``h`` over ``instances``, one per ``grow(slot, question)``."""
@@ -115,7 +119,7 @@ class DecompositionAmplifier(TargetAmplifier):
         return [tree.answer for tree in trees], tree_counts(trees)
 
     def explain(self, inst, question, answerer, rng):
-        return self.decomposition.run([inst], [(0, question)], answerer)[0]
+        return self.decomposition.tree(inst, question, answerer)
 
     def targets(self, work, roots, teacher, extra):
         return self.answers(self.decomposition, work, roots, teacher)

@@ -18,7 +18,7 @@ class GroundTruth(TargetAmplifier):
 
     def explain(self, inst, question, answerer, rng):
         """What the baseline's model would have been asked by IDA: H decomposes, A answers."""
-        return Decomposition(self.task, Engine()).run([inst], [(0, question)], answerer)[0]
+        return Decomposition(self.task, Engine()).tree(inst, question, answerer)
 
     def targets(self, work, roots, teacher, extra):
         labels = [self.task.solve(work.insts[slot], q) for slot, q in roots]

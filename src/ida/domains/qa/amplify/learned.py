@@ -76,8 +76,9 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
     def explain(self, inst, question, answerer, rng):
         """H' decomposes, as in training."""
         h_prime = self.learned_overseer.overseer([inst])
-        decomposition = Decomposition(self.task, Engine(), 1, h_prime, LEARNED)
-        return decomposition.run([inst], [(0, question)], answerer)[0]
+        return Decomposition(self.task, Engine(), 1, h_prime, LEARNED).tree(
+            inst, question, answerer
+        )
 
     def targets(self, work, roots, teacher, extra):
         answers = np.zeros(len(roots), dtype=np.int64)
