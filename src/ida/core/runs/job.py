@@ -4,6 +4,7 @@ config, a loop, a random generator and a model, and it can evaluate, report and 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 
 from ida.core.loop import Loop
 from ida.core.runs.config import RunConfig
+from ida.core.runs.plots import plot_curves
 
 
 class Job(ABC):
@@ -40,6 +42,10 @@ class Job(ABC):
     @abstractmethod
     def summary(self, last: dict[str, Any]) -> dict[str, Any]:
         """The headline numbers at the end, from the last metrics record."""
+
+    def plot(self, records: list[dict[str, Any]], path: Path) -> None:
+        """Draw curves.png from the metrics ``records`` (accuracy and costs, by default)."""
+        plot_curves(records, path, self.cfg.label())
 
     @abstractmethod
     def state_dict(self) -> dict: ...

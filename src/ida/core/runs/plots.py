@@ -49,6 +49,12 @@ def plot_curves(
     cost_ax.set(xlabel="step", ylabel="cumulative count", title="cost")
     cost_ax.legend(fontsize=8)
     cost_ax.grid(alpha=0.3)
+    save_figure(fig, path, title)
+
+
+def save_figure(fig, path: str | Path, title: str = "") -> None:
+    """Title, lay out and write ``fig`` to ``path`` atomically (a reader never sees half a
+    PNG), then close it."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -28,7 +28,6 @@ from ida.core.runs.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from ida.core.runs.config import RunConfig, make_config
 from ida.core.runs.job import Job
 from ida.core.runs.metrics import MetricsLog
-from ida.core.runs.plots import plot_curves
 
 CONFIG, CHECKPOINT, METRICS, CURVES, SUMMARY = (
     "config.json",
@@ -175,7 +174,7 @@ def train(
         metrics.append(record)
         state = {**job.state_dict(), "format": FORMAT, "train_seconds": seconds()}
         save_checkpoint(run_dir / CHECKPOINT, state)
-        plot_curves(metrics.read(), run_dir / CURVES, cfg.label())
+        job.plot(metrics.read(), run_dir / CURVES)
         progress.update(bar, accuracy=result["accuracy"])
         progress.console.print(f"step {job.loop.step:>6}  " + job.report(record))
 
