@@ -44,10 +44,11 @@ def toy_domain(name="toy", tasks=("toy_task",)):
     )
 
 
-def test_the_qa_domain_is_found_through_its_entry_point_and_owns_the_five_tasks(fresh):
-    """With nothing registered, ``domains()`` loads qa from the installed entry point; each
-    built-in task is qa's."""
-    assert list(domains()) == ["qa"] and domains()["qa"] is QA
+def test_the_installed_domains_are_found_through_their_entry_points(fresh):
+    """With nothing registered, ``domains()`` loads qa and games from the installed entry
+    points; each built-in question task is qa's, each game the games domain's."""
+    assert set(domains()) == {"qa", "games"} and domains()["qa"] is QA
+    assert domain_of("connect_four") is domains()["games"]
     for task in BUILT_IN:
         assert domain_of(task) is QA
         assert QA.tasks()[task] == type(get_task(task)).description
@@ -56,8 +57,8 @@ def test_the_qa_domain_is_found_through_its_entry_point_and_owns_the_five_tasks(
 def test_an_unknown_task_is_one_error_naming_every_task(fresh):
     """The error lists the tasks of every domain, sorted, so the user can pick one."""
     register_domain(toy_domain())
-    with pytest.raises(IdaError, match="unknown task 'chess'") as err:
-        domain_of("chess")
+    with pytest.raises(IdaError, match="unknown task 'no_such_task'") as err:
+        domain_of("no_such_task")
     listed = str(err.value).split("choose one of: ")[1].split(", ")
     assert listed == sorted(listed)
     assert set(BUILT_IN) | {"toy_task"} <= set(listed)
@@ -68,7 +69,7 @@ def test_a_registered_domain_is_found_by_its_tasks_beside_the_installed_ones(fre
     toy = register_domain(toy_domain())
     assert domain_of("toy_task") is toy
     assert domain_of("union_find") is QA
-    assert set(domains()) == {"toy", "qa"}
+    assert set(domains()) == {"toy", "qa", "games"}
 
 
 def test_a_task_plugin_registered_with_qa_shows_up_in_the_qa_domain():
@@ -95,7 +96,7 @@ def test_a_broken_domain_plugin_leaves_the_others_and_is_named_when_its_task_is_
 ):
     """An entry point that cannot be loaded takes no other domain down; asking for a task no
     loaded domain owns is one error that names the broken plugin and why."""
-    qa = next(iter(registry.entry_points(group=registry.GROUP)))
+    qa = next(e for e in registry.entry_points(group=registry.GROUP) if e.name == "qa")
     broken = EntryPoint(name="broken", value="no_such_module_ida:DOMAIN", group=registry.GROUP)
     monkeypatch.setattr(registry, "entry_points", lambda group: [broken, qa])
     assert list(domains()) == ["qa"] and domain_of("union_find") is QA

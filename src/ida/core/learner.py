@@ -50,6 +50,8 @@ class Learner:
                 torch._foreach_lerp_(
                     list(self.teacher.parameters()), list(self.model.parameters()), 1 - self.ema
                 )
+                for kept, live in zip(self.teacher.buffers(), self.model.buffers(), strict=True):
+                    kept.copy_(live)  # batch-norm statistics: the model's, not averaged
         self.steps += 1
         return loss.item()
 

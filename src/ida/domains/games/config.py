@@ -58,7 +58,6 @@ class GamesConfig(RunConfig):
     ema: float | None = Field(None, ge=0, lt=1, description="teacher EMA (None: latest net)")
     augment: bool = Field(True, description="train on the board's symmetries too")
     max_batch: int = Field(4096, ge=1, description="largest batch of net evaluations")
-    snapshots: bool = Field(True, description="keep the net of every evaluation in nets/")
     eval: EvalSettings = EvalSettings()
 
     def label(self) -> str:
@@ -78,12 +77,12 @@ GAME_SETTINGS: dict[str, dict] = {
         "eval": {"opponents": ["random", "mcts:100"], "simulations": 50},
     },
     "connect_four": {
-        "steps": 6000,
+        "steps": 5000,
         "eval_every": 500,
         "net": {"width": 64, "blocks": 4, "value_hidden": 64},
         "search": {"simulations": 100, "dirichlet_alpha": 1.0},
         "games": 256,
-        "steps_per_round": 40,
+        "steps_per_round": 100,
         "window": 150_000,
         "temperature_moves": 10,
         "eval": {"opponents": ["random", "mcts:100", "mcts:1000"], "simulations": 200},
