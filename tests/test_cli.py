@@ -104,8 +104,8 @@ def test_train_eval_show(monkeypatch, capsys, tmp_path, tiny_config):
 
 
 def test_unknown_task(monkeypatch, capsys, tmp_path):
-    code, _, err = ida(monkeypatch, capsys, "train", "chess", "--out", tmp_path / "r")
-    one_line_error(code, err, "unknown task 'chess'")
+    code, _, err = ida(monkeypatch, capsys, "train", "no_such_task", "--out", tmp_path / "r")
+    one_line_error(code, err, "unknown task 'no_such_task'")
     assert not (tmp_path / "r").exists()
 
 

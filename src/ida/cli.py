@@ -42,7 +42,7 @@ def train(
     mode: Annotated[str | None, typer.Option(help="ida or supervised")] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="run directory (default: runs/TASK-MODE[-CONFIG's name])"),
+        typer.Option("--out", help="run directory (default: runs/TASK[-MODE][-CONFIG's name])"),
     ] = None,
     size: Annotated[int | None, typer.Option(help="elements per instance")] = None,
     steps: Annotated[int | None, typer.Option(help="distillation steps")] = None,
@@ -100,7 +100,8 @@ def train(
     )
     base.update({k: v for k, v in options.items() if v is not None})
     cfg = domain.configure(task, base)
-    named = f"{cfg.task}-{getattr(cfg, 'mode', 'run')}" + (f"-{config.stem}" if config else "")
+    mode = getattr(cfg, "mode", None)
+    named = cfg.task + (f"-{mode}" if mode else "") + (f"-{config.stem}" if config else "")
     run_dir = out_dir or Path("runs") / named
     summary = run_train(cfg, run_dir, resume=resume, steps=steps)
     out.print(json.dumps(summary, indent=2))

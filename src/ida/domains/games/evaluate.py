@@ -30,7 +30,7 @@ def suboptimal_share(player: Player, solution: Solution, seed: int = 0) -> float
     """The share of the solved positions where ``player``'s move is not an optimal one."""
     rng = np.random.default_rng(seed)
     moves = Engine().run([player.act(state, rng) for state in solution.states])
-    bad = sum(move not in best for move, best in zip(moves, solution.optimal))
+    bad = sum(move not in best for move, best in zip(moves, solution.optimal, strict=True))
     return bad / len(solution.states)
 
 

@@ -35,9 +35,9 @@ class GamesJob(Job):
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
-        self.model = PolicyValueNet(
-            game.planes, game.height, game.width, game.actions, cfg.net
-        ).to(self.device)
+        self.model = PolicyValueNet(game.planes, game.height, game.width, game.actions, cfg.net).to(
+            self.device
+        )
         learner = Learner(self.model, cfg.lr, cfg.ema, weight_decay=cfg.weight_decay)
         syms = symmetries(game.name, game.height, game.width, game.actions) if cfg.augment else []
         self.distiller = PolicyValueDistiller(

@@ -104,7 +104,7 @@ def add_noise(root: Node, s: SearchSettings, rng: np.random.Generator) -> None:
     if s.dirichlet_fraction > 0 and root.actions and len(root.actions) > 1:
         eta = rng.dirichlet([s.dirichlet_alpha] * len(root.actions))
         f = s.dirichlet_fraction
-        root.P = [(1 - f) * p + f * e for p, e in zip(root.P, eta.tolist())]
+        root.P = [(1 - f) * p + f * e for p, e in zip(root.P, eta.tolist(), strict=True)]
 
 
 def _select(root: Node, c_puct: float, fpu: float, vl: float, counts: Counter):
@@ -114,7 +114,7 @@ def _select(root: Node, c_puct: float, fpu: float, vl: float, counts: Counter):
     while node.returns is None and node.actions is not None:
         sq = c_puct * math.sqrt(node.n or 1)
         best, best_score = 0, -math.inf
-        for i, (p, n, w) in enumerate(zip(node.P, node.N, node.W)):
+        for i, (p, n, w) in enumerate(zip(node.P, node.N, node.W)):  # noqa: B905 (hot loop)
             score = (w / n if n else fpu) + sq * p / (1 + n)
             if score > best_score:
                 best, best_score = i, score
@@ -191,7 +191,7 @@ async def search(
             leaves.append(leaf)
         pending = [leaf for leaf in leaves if leaf.returns is None]
         answers = iter(await Call(evaluate, [leaf.state for leaf in pending]) if pending else ())
-        for path, leaf in zip(paths, leaves):
+        for path, leaf in zip(paths, leaves, strict=True):
             if leaf.returns is None:
                 actions, priors, v = next(answers)
                 leaf.expand(actions, priors)

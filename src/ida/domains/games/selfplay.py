@@ -16,7 +16,14 @@ from torch import nn
 from ida.core.engine import BatchFn, Engine
 from ida.core.replay import Arrays
 from ida.domains.games.game import Game
-from ida.domains.games.mcts import Node, SearchSettings, choose, make_evaluator, search, visit_policy
+from ida.domains.games.mcts import (
+    Node,
+    SearchSettings,
+    choose,
+    make_evaluator,
+    search,
+    visit_policy,
+)
 
 
 @dataclass
@@ -122,6 +129,6 @@ class SelfPlay:
         self.counts["games"] += len(games)
         self.counts["positions"] += sum(len(t.states) for t in games)
         for t in games:
-            outcome = "draws" if t.returns[0] == 0 else "first_wins" if t.returns[0] > 0 else "second_wins"
-            self.counts[outcome] += 1
+            first = t.returns[0]
+            self.counts["first_wins" if first > 0 else "second_wins" if first < 0 else "draws"] += 1
         return to_positions(self.game, games)
