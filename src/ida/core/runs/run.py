@@ -62,18 +62,21 @@ def build(cfg: RunConfig) -> Job:
     return domain_of(cfg.task).build(cfg)
 
 
-def load_job(run_dir: str | Path) -> Job:
-    """The job of a finished or interrupted run, restored from its checkpoint."""
-    run_dir = Path(run_dir)
+def load_job(path: str | Path) -> Job:
+    """The job of a finished or interrupted run, restored from its checkpoint: ``path`` is the
+    run directory, or a checkpoint file (a copy kept from some moment of training, say) whose
+    run's config.json is in the same folder."""
+    path = Path(path)
+    run_dir, ckpt = (path.parent, path) if path.is_file() else (path, path / CHECKPOINT)
     saved = saved_config(run_dir)
-    state = load_checkpoint(run_dir / CHECKPOINT)
-    _check_format(state, run_dir)
+    state = load_checkpoint(ckpt)
+    _check_format(state, ckpt)
     job = build(resolve(saved, device="auto"))
-    _restore(job, state, run_dir)
+    _restore(job, state, ckpt)
     return job
 
 
-def _check_format(state: dict, run_dir: Path) -> None:
+def _check_format(state: dict, ckpt: Path) -> None:
     """A checkpoint of another layout is a one-line error, not a traceback."""
     written = state.get("format")
     if written == FORMAT:
@@ -82,23 +85,23 @@ def _check_format(state: dict, run_dir: Path) -> None:
         "an older ida (before 0.2)" if written is None else f"an ida of checkpoint format {written}"
     )
     raise IdaError(
-        f"checkpoint {run_dir / CHECKPOINT} was written by {by} that this one ({__version__}, "
+        f"checkpoint {ckpt} was written by {by} that this one ({__version__}, "
         f"format {FORMAT}) cannot read: train a new run"
     )
 
 
-def _restore(job: Job, state: dict, run_dir: Path) -> None:
+def _restore(job: Job, state: dict, ckpt: Path) -> None:
     """Load a checkpoint's ``state`` (its format already checked) into a fresh ``job``."""
     mismatch = _model_mismatch(job.model, state.get("model"))
     if mismatch is not None:
         raise IdaError(
-            f"checkpoint {run_dir / CHECKPOINT} does not fit this version's model "
+            f"checkpoint {ckpt} does not fit this version's model "
             f"({mismatch}): written by another version of ida"
         )
     try:
         job.load_state_dict(state)
     except (KeyError, RuntimeError, ValueError, TypeError, AttributeError, IndexError) as err:
-        raise IdaError(f"corrupt checkpoint {run_dir / CHECKPOINT}: {type(err).__name__}") from None
+        raise IdaError(f"corrupt checkpoint {ckpt}: {type(err).__name__}") from None
 
 
 def _model_mismatch(model: nn.Module, saved: object) -> str | None:
@@ -126,7 +129,7 @@ def open_run(
         ckpt = run_dir / CHECKPOINT
         state = load_checkpoint(ckpt) if ckpt.exists() else None
         if state is not None:
-            _check_format(state, run_dir)
+            _check_format(state, ckpt)
         return resolve(saved, steps=steps), state
     if run_dir.exists() and any((run_dir / f).exists() for f in (CONFIG, CHECKPOINT, METRICS)):
         raise IdaError(
@@ -152,7 +155,7 @@ def train(
     metrics = MetricsLog(run_dir / METRICS)
     elapsed = 0.0
     if state is not None:  # its format checked by open_run
-        _restore(job, state, run_dir)
+        _restore(job, state, run_dir / CHECKPOINT)
         elapsed = state.get("train_seconds", 0.0)
         metrics.trim(job.loop.step)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,9 @@ class GamesConfig(RunConfig):
     games: int = Field(256, ge=1, description="self-play games a round, all at once")
     steps_per_round: int = Field(50, ge=1, description="distillation steps per self-play round")
     temperature_moves: int = Field(8, ge=0, description="moves drawn by visit counts, then best")
+    search_value: float = Field(
+        0.0, ge=0, le=1, description="weight of the search's value in the value target"
+    )
     window: int = Field(100_000, ge=1, description="positions in the replay window")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(2e-3, gt=0)

@@ -44,7 +44,13 @@ class GamesJob(Job):
             self.model, learner, cfg.window, cfg.batch_size, syms, self.device
         )
         self.amplifier = SelfPlay(
-            game, cfg.search, cfg.games, cfg.temperature_moves, self.device, cfg.max_batch
+            game,
+            cfg.search,
+            cfg.games,
+            cfg.temperature_moves,
+            self.device,
+            cfg.max_batch,
+            cfg.search_value,
         )
         self.loop = Loop(
             self.amplifier, self.distiller, self.evaluate, amplify_every=cfg.steps_per_round

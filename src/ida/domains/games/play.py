@@ -17,12 +17,13 @@ from rich.text import Text
 
 from ida.core.engine import BatchFn, Call, Engine
 from ida.core.errors import IdaError
+from ida.domains.games.config import OPPONENT
+from ida.domains.games.evaluate import opponent
 from ida.domains.games.game import Game
 from ida.domains.games.job import GamesJob
 from ida.domains.games.mcts import Node, SearchSettings, choose, make_evaluator, search
-from ida.domains.games.players import NetPlayer, Player, RandomPlayer, RolloutMCTS
+from ida.domains.games.players import NetPlayer, Player
 
-BUILTIN = re.compile(r"^(random|mcts:[1-9][0-9]*)$")
 SEATS = ("first", "second")
 
 
@@ -30,32 +31,21 @@ def load_run(path: str | Path) -> GamesJob:
     """The job of a games run, from its directory or from a checkpoint file (whose run config
     is the config.json in the file's folder)."""
     from ida.core.registry import domain_of
-    from ida.core.runs.checkpoint import FORMAT, load_checkpoint
-    from ida.core.runs.run import CHECKPOINT, build, load_job, resolve, saved_config
+    from ida.core.runs.run import load_job, saved_config
 
     path = Path(path)
     run_dir = path.parent if path.is_file() else path
     saved = saved_config(run_dir)
     if domain_of(saved["task"]).name != "games":
         raise IdaError(f"{run_dir} holds a run of {saved['task']!r}, not of a game")
-    if not path.is_file() or path.name == CHECKPOINT:
-        job = load_job(run_dir)
-    else:
-        state = load_checkpoint(path)
-        if state.get("format") != FORMAT:
-            raise IdaError(f"checkpoint {path} is not of this ida's format {FORMAT}")
-        job = build(resolve(saved, device="auto"))
-        try:
-            job.load_state_dict(state)
-        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as err:
-            raise IdaError(f"corrupt checkpoint {path}: {type(err).__name__}") from None
+    job = load_job(path)
     assert isinstance(job, GamesJob)
     return job
 
 
 def is_builtin(spec: str) -> bool:
     """``random`` or ``mcts:N``: a player that needs no run."""
-    return bool(BUILTIN.match(spec))
+    return bool(OPPONENT.match(spec))
 
 
 def agent(job: GamesJob, simulations: int | None = None, name: str = "the agent") -> NetPlayer:
@@ -67,11 +57,7 @@ def agent(job: GamesJob, simulations: int | None = None, name: str = "the agent"
 
 def builtin_player(spec: str, game: Game, seed: int = 0) -> Player:
     """The player ``random`` or ``mcts:N`` names."""
-    if spec == "random":
-        player = RandomPlayer()
-        player.name = spec
-        return player
-    return RolloutMCTS(game, int(spec.split(":", 1)[1]), seed)
+    return opponent(game, spec, seed)
 
 
 # -- a person against the agent -----------------------------------------------------------

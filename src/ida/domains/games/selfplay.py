@@ -39,12 +39,13 @@ class Positions(Arrays):
 
 @dataclass
 class Trajectory:
-    """One finished game: its positions (states), the search policies, who moved, and the
-    returns at the end."""
+    """One finished game: its positions (states), the search policies, who moved, the
+    search's value of each position for its mover, and the returns at the end."""
 
     states: list
     policies: list[np.ndarray]
     movers: list[int]
+    values: list[float]
     returns: list[float]
 
 
@@ -59,26 +60,31 @@ async def self_play(
     """One game of the search against itself: noise at every root, moves drawn in proportion
     to visits for the first ``temperature_moves`` moves, the most visited after."""
     root = Node(game.new_state())
-    states, policies, movers = [], [], []
+    states, policies, movers, values = [], [], [], []
     while root.returns is None:
         await search(root, s, evaluate, rng, counts)
         states.append(root.state)
         policies.append(visit_policy(root, game.actions))
         movers.append(root.player)
+        values.append(sum(root.W) / max(root.n, 1))
         action = choose(root, 1.0 if len(states) <= temperature_moves else 0.0, rng)
         root = root.child(action) if s.reuse else Node(root.state.child(action))
         counts["simulator_steps"] += 1
-    return Trajectory(states, policies, movers, list(root.returns))
+    return Trajectory(states, policies, movers, values, list(root.returns))
 
 
-def to_positions(game: Game, games: list[Trajectory]) -> Positions:
-    """Every position of ``games`` as training rows."""
+def to_positions(game: Game, games: list[Trajectory], search_value: float = 0.0) -> Positions:
+    """Every position of ``games`` as training rows; the value target is the game's outcome
+    for the mover, mixed with weight ``search_value`` with the search's own value of the
+    position (less noisy where moves were drawn at a temperature)."""
     states = [state for t in games for state in t.states]
+    outcome = np.array([t.returns[p] for t in games for p in t.movers], dtype=np.float32)
+    searched = np.array([v for t in games for v in t.values], dtype=np.float32)
     return Positions(
         boards=game.encode(states),
         legal=game.legal_mask(states),
         policy=np.stack([pi for t in games for pi in t.policies]),
-        outcome=np.array([t.returns[p] for t in games for p in t.movers], dtype=np.float32),
+        outcome=(1 - search_value) * outcome + search_value * searched,
     )
 
 
@@ -93,9 +99,11 @@ class SelfPlay:
         temperature_moves: int,
         device: torch.device | str = "cpu",
         max_batch: int = 4096,
+        search_value: float = 0.0,
     ):
         self.game, self.search, self.games = game, search, games
         self.temperature_moves, self.device, self.max_batch = temperature_moves, device, max_batch
+        self.search_value = search_value
         self.counts: Counter = Counter()
 
     def propose(self, rng: np.random.Generator) -> np.ndarray:
@@ -131,4 +139,4 @@ class SelfPlay:
         for t in games:
             first = t.returns[0]
             self.counts["first_wins" if first > 0 else "second_wins" if first < 0 else "draws"] += 1
-        return to_positions(self.game, games)
+        return to_positions(self.game, games, self.search_value)
