@@ -103,3 +103,18 @@ def test_a_broken_domain_plugin_leaves_the_others_and_is_named_when_its_task_is_
     with pytest.raises(IdaError, match="domain plugin 'broken' could not be loaded") as err:
         domain_of("a_task_of_the_broken_plugin")
     assert "ModuleNotFoundError" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_lazy_imports_its_target_only_when_called():
+    """A ``Domain`` made of ``lazy`` parts imports nothing of its domain until a part is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ida.core.registry import lazy; "
+        "f = lazy('json:dumps'); c = lazy('fractions:Fraction', call=False); "
+        "assert 'fractions' not in sys.modules; "
+        "assert f([1]) == '[1]' and c()(1, 2) == c()(2, 4); print('ok')"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "ok", run.stderr

@@ -9,6 +9,7 @@ domain: it finds them here.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -44,6 +45,19 @@ class Domain:
     evaluate: Callable[..., tuple[dict[str, Any], Any]]
     render: Callable[..., Any]
     commands: Callable[[typer.Typer], None] | None = field(default=None)
+
+
+def lazy(target: str, call: bool = True) -> Callable[..., Any]:
+    """``"module:name"``, imported only when first used: a function that calls it with its own
+    arguments (or, with ``call=False``, returns it). A domain's ``Domain`` is made of these, so
+    finding the domains imports none of their code."""
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        module, _, name = target.partition(":")
+        found = getattr(importlib.import_module(module), name)
+        return found(*args, **kwargs) if call else found
+
+    return load
 
 
 _DOMAINS: dict[str, Domain] = {}

@@ -13,6 +13,7 @@ from ida.domains.games.distill import PolicyValueDistiller, losses
 from ida.domains.games.net import NetSettings, PolicyValueNet
 from ida.domains.games.selfplay import Positions
 from ida.domains.games.symmetry import symmetries
+from ida.domains.games.testing import random_positions
 
 
 class Fixed(nn.Module):
@@ -80,24 +81,12 @@ def distiller(game, ema=None, seed=0):
     return PolicyValueDistiller(net, learner, window=500, batch_size=32, syms=syms, device="cpu")
 
 
-def positions(game, count, seed):
-    rng = np.random.default_rng(seed)
-    found = []
-    while len(found) < count:
-        state = game.new_state()
-        while not state.is_terminal():
-            found.append(state.clone())
-            legal = state.legal_actions()
-            state.apply_action(legal[int(rng.integers(len(legal)))])
-    return found[:count]
-
-
 def test_distillation_fits_the_searchs_targets(ttt):
     """Learnable targets that every symmetry keeps: the search takes the centre when it is
     free, else spreads evenly over the legal moves; the first player always wins."""
     d = distiller(ttt)
     assert d.teacher is d.net
-    states = positions(ttt, 96, 0)
+    states = random_positions(ttt, 96, 0)
     legal = ttt.legal_mask(states)
     policy = legal / legal.sum(1, keepdims=True)
     policy[legal[:, 4]] = np.eye(9)[4]
@@ -119,7 +108,7 @@ def test_distillation_fits_the_searchs_targets(ttt):
 def test_an_ema_teacher_lags_the_net(ttt):
     d = distiller(ttt, ema=0.9)
     assert d.teacher is not d.net
-    d.add(rows_of(ttt, positions(ttt, 64, 0)))
+    d.add(rows_of(ttt, random_positions(ttt, 64, 0)))
     start = copy.deepcopy(d.teacher.state_dict())
     rng = np.random.default_rng(0)
     for _ in range(5):
@@ -136,7 +125,7 @@ def test_an_ema_teacher_keeps_up_with_the_nets_batch_norm_statistics(ttt):
     whose statistics stay at their initial values (mean 0, variance 1) while its weights follow
     the net's computes a different function from both the net and its own weights' net."""
     d = distiller(ttt, ema=0.5)
-    d.add(rows_of(ttt, positions(ttt, 64, 0)))
+    d.add(rows_of(ttt, random_positions(ttt, 64, 0)))
     rng = np.random.default_rng(0)
     for _ in range(30):
         d.step(rng)
@@ -150,7 +139,7 @@ def test_an_ema_teacher_keeps_up_with_the_nets_batch_norm_statistics(ttt):
 
 def test_state_round_trip_continues_identically(ttt):
     a = distiller(ttt, ema=0.5)
-    a.add(rows_of(ttt, positions(ttt, 80, 1)))
+    a.add(rows_of(ttt, random_positions(ttt, 80, 1)))
     rng = np.random.default_rng(0)
     for _ in range(3):
         a.step(rng)

@@ -19,6 +19,9 @@ from ida.domains.games.mcts import (
     visit_policy,
 )
 from ida.domains.games.players import NetPlayer
+from ida.domains.games.testing import random_positions
+
+MIDDLE = (2, 3, 4)  # Connect Four's middle columns, favoured so that columns fill up
 
 QUIET = SearchSettings(simulations=100, dirichlet_fraction=0.0)
 
@@ -122,23 +125,8 @@ class Perverse(nn.Module):
         return logits, torch.full((len(boards),), 0.25)
 
 
-def random_positions(game, count, seed):
-    """Non-terminal positions from random play, late ones (most moves illegal) included."""
-    rng = np.random.default_rng(seed)
-    found = []
-    while len(found) < count:
-        state = game.new_state()
-        while not state.is_terminal():
-            found.append(state.clone())
-            legal = state.legal_actions()
-            # connect four: prefer the middle columns, so columns fill up
-            weights = np.array([1.0 + 3.0 * (a in (2, 3, 4)) for a in legal])
-            state.apply_action(legal[rng.choice(len(legal), p=weights / weights.sum())])
-    return found[:count]
-
-
 def test_the_evaluator_gives_priors_over_legal_moves_only(ttt, c4, solution):
-    for game, states in ((ttt, solution.states), (c4, random_positions(c4, 300, 0))):
+    for game, states in ((ttt, solution.states), (c4, random_positions(c4, 300, 0, favour=MIDDLE))):
         net = Perverse(game).eval()
         with torch.no_grad():
             raw = net(torch.from_numpy(game.encode(states)))[0].argmax(-1).tolist()
@@ -160,7 +148,7 @@ def test_the_evaluator_gives_priors_over_legal_moves_only(ttt, c4, solution):
 
 
 def test_net_players_never_play_an_illegal_move(ttt, c4, solution):
-    for game, states in ((ttt, solution.states), (c4, random_positions(c4, 200, 1))):
+    for game, states in ((ttt, solution.states), (c4, random_positions(c4, 200, 1, favour=MIDDLE))):
         net = Perverse(game)
         for simulations, every in ((0, 1), (8, 7)):
             player = NetPlayer(net, game, simulations)
@@ -174,7 +162,7 @@ def test_net_players_never_play_an_illegal_move(ttt, c4, solution):
 def test_visit_totals_equal_the_simulations_and_no_virtual_loss_is_left(c4, ttt, linear, leaves):
     s = SearchSettings(simulations=60, leaves=leaves)
     for game in (c4, ttt):
-        for state in random_positions(game, 12, 2)[::3]:
+        for state in random_positions(game, 12, 2, favour=MIDDLE)[::3]:
             root, counts = searched(state, linear(game), s, noise=True)
             assert sum(root.N) == root.n == 60 == counts["simulations"]
             assert set(root.actions) == set(state.legal_actions())

@@ -8,6 +8,7 @@ import pytest
 from ida.domains.games.distill import augment
 from ida.domains.games.selfplay import Positions
 from ida.domains.games.symmetry import symmetries
+from ida.domains.games.testing import random_positions
 
 
 def syms_of(game):
@@ -17,19 +18,6 @@ def syms_of(game):
 def image(sym):
     """``image[a]``: the action that original action ``a`` becomes."""
     return np.argsort(sym.source)
-
-
-def positions(game, count, seed):
-    """``count`` positions from random play (with their histories), late ones included."""
-    rng = np.random.default_rng(seed)
-    found = []
-    while len(found) < count:
-        state = game.new_state()
-        while not state.is_terminal():
-            found.append(state.clone())
-            legal = state.legal_actions()
-            state.apply_action(legal[int(rng.integers(len(legal)))])
-    return found[:count]
 
 
 def pieces(game, state):
@@ -54,7 +42,7 @@ def test_the_symmetries_of_each_game(ttt, c4):
 def test_a_moves_mark_appears_where_its_policy_mass_went(request, name):
     game = request.getfixturevalue(name)
     for sym in syms_of(game):
-        for state in positions(game, 40, 0):
+        for state in random_positions(game, 40, 0):
             before = sym.boards(pieces(game, state))
             for action in state.legal_actions():
                 after = sym.boards(pieces(game, state.child(action)))
@@ -81,7 +69,7 @@ def test_a_transformed_board_is_the_board_of_the_transformed_game(request, name)
     game = request.getfixturevalue(name)
     for sym in syms_of(game):
         to = image(sym)
-        for state in positions(game, 60, 1):
+        for state in random_positions(game, 60, 1):
             twin = game.replay([int(to[a]) for a in state.history()])
             boards = sym.boards(game.encode([state]))
             np.testing.assert_array_equal(boards, game.encode([twin]))
@@ -110,7 +98,7 @@ def test_tic_tac_toe_quarter_turn(ttt):
 
 def rows_of(game, count, seed):
     rng = np.random.default_rng(seed)
-    states = positions(game, count, seed)
+    states = random_positions(game, count, seed)
     legal = game.legal_mask(states)
     policy = rng.dirichlet(np.ones(game.actions), size=count).astype(np.float32) * legal
     policy /= policy.sum(1, keepdims=True)

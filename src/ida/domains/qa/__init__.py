@@ -7,58 +7,15 @@ domain (builder, evaluator, renderer, commands) is imported when it is used.
 
 from __future__ import annotations
 
-from ida.core.registry import Domain
-
-
-def _config():
-    from ida.domains.qa.config import QAConfig
-
-    return QAConfig
-
-
-def _tasks() -> dict[str, str]:
-    from ida.domains.qa.tasks import task_descriptions
-
-    return task_descriptions()
-
-
-def _configure(task: str, base: dict):
-    from ida.domains.qa.config import configure
-
-    return configure(task, base)
-
-
-def _build(cfg):
-    from ida.domains.qa.build import build_job
-
-    return build_job(cfg)
-
-
-def _evaluate(job, **options):
-    from ida.domains.qa.commands import evaluate_run
-
-    return evaluate_run(job, **options)
-
-
-def _render(job, **options):
-    from ida.domains.qa.show import render_tree
-
-    return render_tree(job, **options)
-
-
-def _commands(app) -> None:
-    from ida.domains.qa.commands import add_commands
-
-    add_commands(app)
-
+from ida.core.registry import Domain, lazy
 
 DOMAIN = Domain(
     name="qa",
-    config=_config,
-    tasks=_tasks,
-    configure=_configure,
-    build=_build,
-    evaluate=_evaluate,
-    render=_render,
-    commands=_commands,
+    config=lazy("ida.domains.qa.config:QAConfig", call=False),
+    tasks=lazy("ida.domains.qa.tasks:task_descriptions"),
+    configure=lazy("ida.domains.qa.config:configure"),
+    build=lazy("ida.domains.qa.build:build_job"),
+    evaluate=lazy("ida.domains.qa.commands:evaluate_run"),
+    render=lazy("ida.domains.qa.show:render_tree"),
+    commands=lazy("ida.domains.qa.commands:add_commands"),
 )
