@@ -69,15 +69,16 @@ class GamesConfig(RunConfig):
 
 GAME_SETTINGS: dict[str, dict] = {
     "tic_tac_toe": {
-        "steps": 600,
-        "eval_every": 100,
+        "steps": 800,
+        "eval_every": 200,
         "net": {"width": 32, "blocks": 2, "value_hidden": 32},
         "search": {"simulations": 50, "dirichlet_alpha": 1.0},
         "games": 128,
         "steps_per_round": 25,
         "window": 20_000,
-        "temperature_moves": 4,
-        "eval": {"opponents": ["random", "mcts:100"], "simulations": 50},
+        "temperature_moves": 9,
+        "search_value": 0.5,
+        "eval": {"opponents": ["random", "mcts:100"], "simulations": 100},
     },
     "connect_four": {
         "steps": 5000,
