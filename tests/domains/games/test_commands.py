@@ -190,7 +190,7 @@ def test_bench_search(monkeypatch, capsys):
     for key in ("batched_sims_per_s", "one_at_a_time_sims_per_s", "forward_evals_per_s"):
         assert result[key] > 0
     assert result["speedup"] > 0 and 1 <= result["mean_batch"] <= 4
-    assert 0 <= result["outside_net_share"] <= 1
+    assert 0 <= result["outside_net_share"] <= 1 and result["share_of_forward"] > 0
     code, _, err = ida(monkeypatch, capsys, "bench", "search", "--game", "chess_960_x")
     one_line_error(code, err, "unknown game")
     code, _, err = ida(monkeypatch, capsys, "bench", "search", "--sims", 0)

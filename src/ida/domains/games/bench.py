@@ -110,5 +110,6 @@ def bench_search(
         "mean_batch": round(mean_batch, 1),
         "search_net_evals_per_s": round(counts["net_evals"] / seconds, 1),
         "forward_evals_per_s": round(forward, 1),
+        "share_of_forward": round(batched / forward, 3),
         "outside_net_share": round(1 - timed.seconds / seconds, 3),
     }
