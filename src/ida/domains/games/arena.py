@@ -70,21 +70,38 @@ def play_match(
 ) -> Match:
     """``games`` games of ``a`` against ``b`` (``a`` first in the even-numbered ones), the
     first ``openings`` moves of each played at random."""
+    return play_matches(game, [(a, b)], games, seed, openings)[0]
+
+
+def play_matches(
+    game: Game,
+    pairs: list[tuple[Player, Player]],
+    games: int,
+    seed: int = 0,
+    openings: int = 0,
+) -> list[Match]:
+    """``play_match`` for every pair, all games of all pairs in one engine, so that the net
+    calls of every match share batches."""
     coros = []
-    for i in range(games):
-        rng = np.random.default_rng([seed, i])
-        first, second = (a, b) if i % 2 == 0 else (b, a)
-        coros.append(_game(game, first, second, rng, openings))
-    match = Match(a.name, b.name)
-    for i, returns in enumerate(Engine().run(coros)):
-        mine = returns[i % 2]
-        if mine > 0:
-            match.wins += 1
-        elif mine < 0:
-            match.losses += 1
-        else:
-            match.draws += 1
-    return match
+    for a, b in pairs:
+        for i in range(games):
+            rng = np.random.default_rng([seed, i])
+            first, second = (a, b) if i % 2 == 0 else (b, a)
+            coros.append(_game(game, first, second, rng, openings))
+    results = Engine().run(coros)
+    matches = []
+    for k, (a, b) in enumerate(pairs):
+        match = Match(a.name, b.name)
+        for i, returns in enumerate(results[k * games : (k + 1) * games]):
+            mine = returns[i % 2]
+            if mine > 0:
+                match.wins += 1
+            elif mine < 0:
+                match.losses += 1
+            else:
+                match.draws += 1
+        matches.append(match)
+    return matches
 
 
 def elo(matches: list[Match], anchor: str = "random", iterations: int = 200) -> dict[str, float]:

@@ -11,7 +11,7 @@ import numpy as np
 from torch import nn
 
 from ida.core.engine import Engine
-from ida.domains.games.arena import Match, elo, play_match
+from ida.domains.games.arena import Match, elo, play_matches
 from ida.domains.games.config import EvalSettings
 from ida.domains.games.game import Game
 from ida.domains.games.mcts import SearchSettings
@@ -61,13 +61,12 @@ def yardsticks(
             if player.name == "search" and not ev.solved_search:
                 continue
             out[f"suboptimal_{player.name}"] = round(suboptimal_share(player, solution, seed), 5)
-    matches: list[Match] = []
-    for spec in ev.opponents:
-        rival = opponent(game, spec, seed)
-        for player in players:
-            match = play_match(game, player, rival, ev.games, seed)
-            matches.append(match)
-            out[f"{player.name}_vs_{spec}"] = round(match.score, 4)
+    rivals = {spec: opponent(game, spec, seed) for spec in ev.opponents}
+    seats = [(player, spec) for spec in ev.opponents for player in players]
+    pairs = [(player, rivals[spec]) for player, spec in seats]
+    matches: list[Match] = play_matches(game, pairs, ev.games, seed)
+    for (player, spec), match in zip(seats, matches, strict=True):
+        out[f"{player.name}_vs_{spec}"] = round(match.score, 4)
     if matches:
         ratings = elo(matches)
         out.update({f"elo_{p.name}": ratings[p.name] for p in players})
