@@ -71,7 +71,7 @@ GAME_SETTINGS: dict[str, dict] = {
     "tic_tac_toe": {
         "steps": 800,
         "eval_every": 200,
-        "net": {"width": 32, "blocks": 2, "value_hidden": 32},
+        "net": {"width": 64, "blocks": 2, "value_hidden": 64},
         "search": {"simulations": 50, "dirichlet_alpha": 1.0},
         "games": 128,
         "steps_per_round": 25,
