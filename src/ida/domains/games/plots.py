@@ -31,7 +31,7 @@ def plot_games(records: list[dict[str, Any]], path: str | Path, title: str = "")
         )
     left.set(xlabel="training time (minutes)", ylabel="score (wins + draws/2)", ylim=(-0.02, 1.02))
     left.set_title("against the yardsticks")
-    left.legend(fontsize=7, loc="lower right")
+    left.legend(fontsize=7, loc="best")
     left.grid(alpha=0.3)
     solved = [k for k in ("suboptimal_search", "suboptimal_net") if k in records[-1]]
     shown = solved or [k for k in ("policy_loss", "value_loss") if k in records[-1]]
