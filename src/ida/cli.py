@@ -19,8 +19,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Iterated Distillation and Amplification: A <- Distill(Amplify(H, A)).",
 )
-bench_app = typer.Typer(no_args_is_help=True, help="Measure speed.")
-app.add_typer(bench_app, name="bench")
 out = Console()
 
 

@@ -111,3 +111,16 @@ def domain_of(task: str) -> Domain:
         f"; domain plugin {name!r} could not be loaded ({why})" for name, why in _FAILED.items()
     )
     raise IdaError(f"unknown task {task!r}; choose one of: {', '.join(names)}{broken}")
+
+
+def command_group(app: typer.Typer, name: str, help: str) -> typer.Typer:
+    """The subcommand group ``name`` of ``app`` (``ida bench``, say), made if it is missing, so
+    that every domain can add its commands to it."""
+    import typer
+
+    for group in app.registered_groups:
+        if group.name == name and group.typer_instance is not None:
+            return group.typer_instance
+    made = typer.Typer(no_args_is_help=True, help=help)
+    app.add_typer(made, name=name)
+    return made

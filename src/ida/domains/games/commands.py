@@ -232,8 +232,6 @@ def add_commands(app: typer.Typer) -> None:
     app.command()(play)
     app.command()(arena)
     app.command()(moves)
-    benches = [group.typer_instance for group in app.registered_groups if group.name == "bench"]
-    if not benches:
-        benches = [typer.Typer(no_args_is_help=True, help="Measure speed.")]
-        app.add_typer(benches[0], name="bench")
-    benches[0].command("search")(bench_search)
+    from ida.core.registry import command_group
+
+    command_group(app, "bench", "Measure speed.").command("search")(bench_search)

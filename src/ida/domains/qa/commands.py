@@ -110,8 +110,6 @@ def bench_engine(
 def add_commands(app: typer.Typer) -> None:
     """``ida audit`` and ``ida bench engine``."""
     app.command()(audit)
-    benches = [group.typer_instance for group in app.registered_groups if group.name == "bench"]
-    if not benches:
-        benches = [typer.Typer(no_args_is_help=True, help="Measure speed.")]
-        app.add_typer(benches[0], name="bench")
-    benches[0].command("engine")(bench_engine)
+    from ida.core.registry import command_group
+
+    command_group(app, "bench", "Measure speed.").command("engine")(bench_engine)
