@@ -4,6 +4,7 @@ many games at once and the agent's net calls are batched across them."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 
 import numpy as np
@@ -15,13 +16,14 @@ from ida.domains.games.game import Game
 from ida.domains.games.mcts import Node, SearchSettings, choose, make_evaluator, search
 
 
-class Player:
+class Player(ABC):
     """Chooses moves; ``name`` is how tables and ratings call it."""
 
     name: str
 
+    @abstractmethod
     async def act(self, state: pyspiel.State, rng: np.random.Generator) -> int:
-        raise NotImplementedError
+        """The move to play in ``state`` (a legal one)."""
 
 
 class RandomPlayer(Player):
