@@ -75,8 +75,9 @@ def play(
 
 def _players(specs: list[str], game_name: str | None, sims: int | None, seed: int):
     """The game and a player for each spec (names made distinct)."""
+    from ida.domains.games.evaluate import opponent
     from ida.domains.games.game import Game
-    from ida.domains.games.play import agent, builtin_player, is_builtin, load_run
+    from ida.domains.games.play import agent, is_builtin, load_run
 
     jobs = {}
     for spec in specs:
@@ -96,7 +97,7 @@ def _players(specs: list[str], game_name: str | None, sims: int | None, seed: in
     game = Game(games.pop())
     names = list(specs) if specs[0] != specs[1] else [f"{specs[0]} (a)", f"{specs[1]} (b)"]
     players = [
-        agent(jobs[spec], sims, name) if spec in jobs else builtin_player(spec, game, seed)
+        agent(jobs[spec], sims, name) if spec in jobs else opponent(game, spec, seed)
         for spec, name in zip(specs, names, strict=True)
     ]
     for player, name in zip(players, names, strict=True):

@@ -18,7 +18,6 @@ from rich.text import Text
 from ida.core.engine import BatchFn, Call, Engine
 from ida.core.errors import IdaError
 from ida.domains.games.config import OPPONENT
-from ida.domains.games.evaluate import opponent
 from ida.domains.games.game import Game
 from ida.domains.games.job import GamesJob
 from ida.domains.games.mcts import Node, SearchSettings, choose, make_evaluator, search
@@ -53,11 +52,6 @@ def agent(job: GamesJob, simulations: int | None = None, name: str = "the agent"
     evaluation setting; 0: the raw net)."""
     sims = job.cfg.eval.simulations if simulations is None else simulations
     return NetPlayer(job.distiller.teacher, job.game, sims, job.cfg.search, name, job.device)
-
-
-def builtin_player(spec: str, game: Game, seed: int = 0) -> Player:
-    """The player ``random`` or ``mcts:N`` names."""
-    return opponent(game, spec, seed)
 
 
 # -- a person against the agent -----------------------------------------------------------
