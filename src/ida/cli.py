@@ -160,7 +160,9 @@ def main() -> None:
     """Entry point: bad input is one line on stderr and exit code 2, never a traceback."""
     try:
         _add_domain_commands()
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(N) comes back as N
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IdaError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

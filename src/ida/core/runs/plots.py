@@ -19,23 +19,29 @@ COSTS = {
 
 
 def plot_curves(
-    records: list[dict[str, Any]], path: str | Path, title: str = "", costs: dict | None = None
+    records: list[dict[str, Any]],
+    path: str | Path,
+    title: str = "",
+    costs: dict | None = None,
+    levels: list[str] | None = None,
 ) -> None:
     """Two panels from metrics records: accuracy overall and per level (``accuracy_by_level``,
-    where present); the cumulative ``costs`` (record key -> label) the records hold."""
+    where present, named by ``levels``); the cumulative ``costs`` (record key -> label) the
+    records hold."""
     if not records:
         return
     steps = [r["step"] for r in records]
     fig, (acc_ax, cost_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    levels = len(records[-1].get("accuracy_by_level", []))
+    count = len(records[-1].get("accuracy_by_level", []))
+    names = levels or [f"level {lv}" for lv in range(count)]
     cmap = plt.get_cmap("viridis")
-    for lv in range(levels):
+    for lv in range(count):
         acc_ax.plot(
             steps,
             [r["accuracy_by_level"][lv] for r in records],
-            color=cmap(lv / max(levels - 1, 1)),
+            color=cmap(lv / max(count - 1, 1)),
             lw=1,
-            label=f"level {lv}",
+            label=names[lv],
         )
     acc_ax.plot(steps, [r["accuracy"] for r in records], color="black", lw=2.5, label="all levels")
     acc_ax.set(

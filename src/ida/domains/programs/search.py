@@ -1,0 +1,283 @@
+"""Search over edits: the amplifier of program induction.
+
+A search grows straight-line programs one statement at a time (the edit: append a statement
+whose arguments are earlier variables). Every candidate is executed by the simulator, so the
+search sees each partial program's values on the examples against the goal; that simulator
+call is the domain's overseer call, and the budget is counted in them.
+
+Best-first search, over all the searches in flight at once: each search is a coroutine that
+awaits ``Call(guide, states)`` (the net's advice on new states) and ``Call(simulate, edits)``
+(the simulator), and the engine answers every search's requests in one batch.
+
+- A state's children are its candidate edits, in the policy's order; the search keeps one
+  pointer per expanded state (its next untried edit), so the frontier costs one heap entry per
+  state, and pops the best ``pops`` edits of the whole frontier per round trip.
+- Priority: the path's log-probability under the policy, plus ``value_weight`` times the log
+  of the state's value (the world model's similarity metric) where ``similarity`` is on.
+- The forward model (``forward_model``) predicts, before the call, whether an edit's value will
+  be invalid or one the state already has; an edit it gives less than ``forward_threshold`` of
+  being new is skipped without a call.
+- Sub-goals (``subgoals`` > 0): where the last statement of a program may be an invertible op
+  (``Language.inverse``), the value before it is a sub-goal; the search also runs towards the
+  ``subgoals`` sub-goals the similarity metric finds nearest, and a state that reaches one is
+  finished with that op (one more call, to check). Goal and sub-goals share one frontier.
+- Observational equivalence: a new value equal to one of the state's variables, or a state
+  whose set of values another state of the same search already has, is dropped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ida.core.engine import BatchFn, Call
+from ida.domains.programs.guide import Advice
+from ida.domains.programs.language import Language, Program, Statement, Values
+from ida.domains.programs.simulator import same
+
+INVALID, REPEAT, NEW = 0, 1, 2  # what simulating an edit gave
+
+
+class SearchSettings(BaseModel):
+    """How one task's search runs; the three world-model parts switch on and off alone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_length: int = Field(8, ge=1, description="statements a program may have")
+    max_children: int = Field(96, ge=1, description="edits considered per state")
+    pops: int = Field(8, ge=1, description="edits simulated per search per round trip")
+    similarity: bool = Field(True, description="world model: the value orders the search")
+    value_weight: float = Field(1.0, ge=0, description="weight of log value in the priority")
+    forward_model: bool = Field(True, description="world model: skip edits it calls useless")
+    forward_threshold: float = Field(0.05, ge=0, le=1)
+    subgoals: int = Field(1, ge=0, description="world model: sub-goals searched too (0: off)")
+
+
+@dataclass
+class Problem:
+    """One task as the search sees it: the inputs' and outputs' values on the examples."""
+
+    inputs: list[Values]
+    output: Values
+    key: Hashable = None
+
+
+@dataclass(eq=False)
+class Node:
+    """A partial program and its values, searched towards goal ``goal`` of the search."""
+
+    program: Program
+    env: list[Values]
+    goal: int
+    logp: float = 0.0
+    parent: Node | None = None
+    advice: Advice | None = None
+    rank: int = 0  # the next untried edit in ``advice``
+
+    def statement(self, rank: int) -> Statement:
+        a, b = self.advice.args[rank].tolist()
+        return Statement(int(self.advice.ops[rank]), (a,) if b < 0 else (a, b))
+
+
+@dataclass
+class Goal:
+    """What a state is searched towards: the task's outputs, or a sub-goal with the op
+    (``finish``) that turns it into the outputs."""
+
+    values: Values
+    finish: int | None = None
+    value: float = 1.0
+
+
+@dataclass
+class Tried:
+    """One simulated edit, kept for distillation and ``ida show``."""
+
+    node: Node
+    rank: int
+    outcome: int
+    child: Node | None = None
+
+
+@dataclass
+class Found:
+    """What a search did: the program (None if not found), its calls, and what it tried."""
+
+    program: Program | None
+    calls: int
+    seconds: float
+    path: list[Node] = field(default_factory=list)
+    tried: list[Tried] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    skipped: int = 0
+
+
+def signature(env: list[Values], goal: int) -> Hashable:
+    """The set of a state's values (and its goal): states with equal signatures are one."""
+    return goal, frozenset(
+        (v.type, v.data.tobytes(), None if v.lengths is None else v.lengths.tobytes()) for v in env
+    )
+
+
+def priority(node: Node, rank: int, s: SearchSettings) -> float:
+    advice = node.advice
+    value = max(advice.value, 1e-6) if s.similarity else 1.0
+    return -(node.logp + float(advice.logp[rank]) + s.value_weight * math.log(value))
+
+
+class _Frontier:
+    """The pointers to every expanded state's next untried edit, best first."""
+
+    def __init__(self, s: SearchSettings):
+        self.s, self.heap, self.count = s, [], 0
+
+    def push(self, node: Node) -> None:
+        if node.rank < len(node.advice):
+            self.count += 1
+            heapq.heappush(self.heap, (priority(node, node.rank, self.s), self.count, node))
+
+    def pop(self) -> tuple[Node, int]:
+        node = heapq.heappop(self.heap)[2]
+        rank, node.rank = node.rank, node.rank + 1
+        self.push(node)
+        return node, rank
+
+    def __bool__(self) -> bool:
+        return bool(self.heap)
+
+
+async def best_first(
+    problem: Problem,
+    language: Language,
+    s: SearchSettings,
+    guide: BatchFn,
+    simulate: BatchFn,
+    budget: int,
+    seconds: float = math.inf,
+    keep: bool = True,
+) -> Found:
+    """Search for a program mapping ``problem``'s inputs to its outputs within ``budget``
+    simulator calls (and ``seconds``); ``keep``: record every tried edit."""
+    started = time.perf_counter()
+    found = Found(None, 0, 0.0, goals=[Goal(problem.output)])
+    if s.subgoals:
+        found.goals += [Goal(v, op) for op, v in _inversions(language, problem.output)]
+    types = Program(tuple(v.type for v in problem.inputs))
+    roots = [Node(types, problem.inputs, g) for g in range(len(found.goals))]
+    advice = await Call(guide, [(problem.inputs, g.values) for g in found.goals])
+    for node, a, goal in zip(roots, advice, found.goals, strict=True):
+        node.advice, goal.value = a, a.value
+    if len(roots) > 1:  # the sub-goals the similarity metric finds nearest
+        ranked = sorted(roots[1:], key=lambda n: -n.advice.value)
+        roots = [roots[0], *ranked[: s.subgoals]]
+    frontier = _Frontier(s)
+    for node in roots:
+        frontier.push(node)
+    seen = {signature(problem.inputs, node.goal) for node in roots}
+    memo: dict[tuple, Values | None] = {}  # program -> its last value: goals share the calls
+    deadline = started + seconds
+    while frontier and found.calls < budget and time.perf_counter() < deadline:
+        batch = [frontier.pop() for _ in range(min(s.pops, budget - found.calls)) if frontier]
+        if s.forward_model:
+            useful = [node.advice.new[rank] >= s.forward_threshold for node, rank in batch]
+            found.skipped += len(batch) - sum(useful)
+            batch = [b for b, ok in zip(batch, useful, strict=True) if ok]
+            if not batch:
+                continue
+        values = await _simulate(batch, simulate, memo, found)
+        children = []
+        for (node, rank), (program, value) in zip(batch, values, strict=True):
+            if value is None:
+                outcome = INVALID
+            else:
+                outcome = REPEAT if any(value.key() == x.key() for x in node.env) else NEW
+            tried = Tried(node, rank, outcome)
+            if keep:
+                found.tried.append(tried)
+            if outcome != NEW:
+                continue
+            env = [*node.env, value]
+            key = signature(env, node.goal)
+            if key in seen:
+                continue
+            seen.add(key)
+            child = Node(
+                program,
+                env,
+                node.goal,
+                node.logp + float(node.advice.logp[rank]),
+                node,
+            )
+            tried.child = child
+            goal = found.goals[node.goal]
+            if value.key() == goal.values.key():
+                program = await _finish(child, goal, problem, simulate, found)
+                if program is not None:
+                    found.program, found.path = program, _path(child)
+                    found.seconds = time.perf_counter() - started
+                    return found
+            if len(child.program) < s.max_length:
+                children.append(child)
+        if children:
+            advice = await Call(guide, [(c.env, found.goals[c.goal].values) for c in children])
+            for child, a in zip(children, advice, strict=True):
+                child.advice = a
+                frontier.push(child)
+    found.seconds = time.perf_counter() - started
+    return found
+
+
+async def _simulate(
+    batch: list[tuple[Node, int]], simulate: BatchFn, memo: dict, found: Found
+) -> list[tuple[Program, Values | None]]:
+    """The program each edit in ``batch`` makes and its new value; a program simulated before
+    (towards another goal) costs no call."""
+    programs = [node.program.then(node.statement(rank)) for node, rank in batch]
+    missing = {
+        p.statements: (node, p.statements[-1])
+        for p, (node, _) in zip(programs, batch, strict=True)
+        if p.statements not in memo
+    }
+    if missing:
+        items = [(node.env, statement) for node, statement in missing.values()]
+        for p, value in zip(missing, await Call(simulate, items), strict=True):
+            memo[p] = value
+        found.calls += len(missing)
+    return [(p, memo[p.statements]) for p in programs]
+
+
+async def _finish(
+    child: Node, goal: Goal, problem: Problem, simulate: BatchFn, found: Found
+) -> Program | None:
+    """The program that reaches the task's outputs from ``child``, which reached ``goal``:
+    itself, or with the sub-goal's op appended (checked by one more call)."""
+    if goal.finish is None:
+        return child.program
+    last = Statement(goal.finish, (len(child.env) - 1,))
+    (value,) = await Call(simulate, [(child.env, last)])
+    found.calls += 1
+    return child.program.then(last) if value is not None and same(value, problem.output) else None
+
+
+def _path(node: Node) -> list[Node]:
+    path = []
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    return path[::-1]
+
+
+def _inversions(language: Language, output: Values) -> list[tuple[int, Values]]:
+    """Every (op, value) such that op applied to value gives ``output``, where the language
+    knows the op's inverse."""
+    found = []
+    for op in range(len(language.ops)):
+        value = language.inverse(op, output)
+        if value is not None and not same(value, output):
+            found.append((op, value))
+    return found
