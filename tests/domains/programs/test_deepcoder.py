@@ -8,6 +8,7 @@ import pytest
 
 from ida.domains.programs.deepcoder import DEEPCODER, INT, LIST, var_name
 from ida.domains.programs.language import Program, Statement
+from ida.domains.programs.testing import random_program
 
 L = DEEPCODER
 
@@ -179,18 +180,6 @@ def test_var_names():
     ]  # fmt: skip
 
 
-def _random_program(rng: random.Random, n_statements: int) -> Program:
-    inputs = (LIST, *(rng.choice([INT, LIST]) for _ in range(rng.randint(0, 2))))
-    program = Program(inputs)
-    for _ in range(n_statements):
-        types = program.types(L)
-        ops = [i for i, op in enumerate(L.ops) if all(t in types for t in op.args)]
-        op = rng.choice(ops)
-        args = [rng.choice([j for j, t in enumerate(types) if t == a]) for a in L.ops[op].args]
-        program = program.then(Statement(op, tuple(args)))
-    return program
-
-
 def test_format():
     text = "a <- [int]\nb <- int\nc <- SORT a\nd <- TAKE b c\ne <- MAP (*2) d\nf <- ZIPWITH (+) c e"
     program = L.parse(text)
@@ -203,7 +192,7 @@ def test_format():
 def test_parse_format_round_trip():
     rng = random.Random(0)
     for _ in range(200):
-        program = _random_program(rng, rng.randint(1, 30))
+        program = random_program(L, rng, rng.randint(1, 30))
         assert L.parse(L.format(program)) == program
         assert L.parse(L.format(program, inline=True)) == program
 

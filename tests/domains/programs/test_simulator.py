@@ -8,6 +8,7 @@ import pytest
 from ida.domains.programs.deepcoder import DEEPCODER, INT, LIST
 from ida.domains.programs.language import Program, Statement, Values
 from ida.domains.programs.simulator import Invalid, Simulator, check_program, run, same
+from ida.domains.programs.testing import random_program
 
 L = DEEPCODER
 PROGRAM = L.parse("a <- [int]; b <- int; c <- SORT a; d <- TAKE b c; e <- MAP (*2) d")
@@ -16,18 +17,6 @@ EXAMPLES = [[[3, 1, 2], 2], [[5, -1], 0], [[7], 4]]
 
 def _inputs(program: Program, examples: list[list]) -> list[Values]:
     return [L.to_values(t, [e[i] for e in examples]) for i, t in enumerate(program.inputs)]
-
-
-def _random_program(rng: random.Random, n_statements: int) -> Program:
-    inputs = (LIST, *(rng.choice([INT, LIST]) for _ in range(rng.randint(0, 2))))
-    program = Program(inputs)
-    for _ in range(n_statements):
-        types = program.types(L)
-        ops = [i for i, op in enumerate(L.ops) if all(t in types for t in op.args)]
-        op = rng.choice(ops)
-        args = [rng.choice([j for j, t in enumerate(types) if t == a]) for a in L.ops[op].args]
-        program = program.then(Statement(op, tuple(args)))
-    return program
 
 
 def _random_examples(rng: random.Random, program: Program) -> list[list]:
@@ -81,7 +70,7 @@ def test_extend_equals_run():
     rng = random.Random(0)
     tasks = []
     for _ in range(150):
-        program = _random_program(rng, rng.randint(1, 6))
+        program = random_program(L, rng, rng.randint(1, 6))
         examples = _random_examples(rng, program)
         tasks.append((program, examples, _inputs(program, examples)))
     sim = Simulator(L)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from ida.core.loop import Loop
@@ -46,6 +47,25 @@ class Job(ABC):
     def plot(self, records: list[dict[str, Any]], path: Path) -> None:
         """Draw curves.png from the metrics ``records`` (accuracy and costs, by default)."""
         plot_curves(records, path, self.cfg.label())
+
+    def common_state(self) -> dict:
+        """What every checkpoint holds: the step, the model's weights, the distiller's state
+        (optimizer, replay) and the random generators; a domain adds its own."""
+        return {
+            "step": self.loop.step,
+            "model": self.model.state_dict(),
+            "distiller": self.loop.distiller.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_common_state(self, state: dict) -> None:
+        """Restore what ``common_state`` saved."""
+        self.model.load_state_dict(state["model"])
+        self.loop.distiller.load_state_dict(state["distiller"])
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.loop.step = state["step"]
 
     @abstractmethod
     def state_dict(self) -> dict: ...

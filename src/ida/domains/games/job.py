@@ -114,22 +114,10 @@ class GamesJob(Job):
         plot_games(records, path, self.cfg.label())
 
     def state_dict(self) -> dict:
-        return {
-            "step": self.loop.step,
-            "model": self.model.state_dict(),
-            "distiller": self.distiller.state_dict(),
-            "counts": dict(self.amplifier.counts),
-            "latest": self.latest,
-            "rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
-        }
+        return {**self.common_state(), "counts": dict(self.amplifier.counts), "latest": self.latest}
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.distiller.load_state_dict(state["distiller"])
+        self.load_common_state(state)
         self.amplifier.counts.clear()
         self.amplifier.counts.update(state["counts"])
         self.latest = state["latest"]
-        self.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        self.loop.step = state["step"]

@@ -23,10 +23,21 @@ from ida.domains.programs.distill import EditRows
 from ida.domains.programs.encode import encode_states
 from ida.domains.programs.guide import make_guide
 from ida.domains.programs.language import Language, Statement
+from ida.domains.programs.mcts import mcts
 from ida.domains.programs.net import EditNet
-from ida.domains.programs.search import NEW, Found, Node, Problem, SearchSettings, best_first
+from ida.domains.programs.search import (
+    NEW,
+    Found,
+    Node,
+    Problem,
+    SearchSettings,
+    best_first,
+    path_to,
+)
 from ida.domains.programs.simulator import Simulator
 from ida.domains.programs.tasks import Task, generate
+
+SEARCHES = {"best_first": best_first, "mcts": mcts}
 
 
 def problem_of(language: Language, task: Task, key=None) -> Problem:
@@ -70,7 +81,7 @@ def solve(
     for start in range(0, len(tasks), concurrent):
         chunk = tasks[start : start + concurrent]
         coros = [
-            best_first(
+            SEARCHES[s.method](
                 problem_of(language, t, start + i),
                 language,
                 s,
@@ -98,10 +109,14 @@ def to_rows(
     slots: int,
     negatives: int,
     outcomes: int,
+    hindsight: int = 0,
 ) -> EditRows | None:
     """Distillation rows from finished searches: every step of every found program (policy,
     and value 1), up to ``negatives`` states each search tried off its program's path (value
-    0), and up to ``outcomes`` simulated edits each (forward model)."""
+    0), up to ``outcomes`` simulated edits each (forward model), and up to ``hindsight``
+    programs each search ran, found in hindsight: every step of a program with no dead code,
+    towards its own last value as the goal (policy, and value 1). A search that fails its
+    task still finds those."""
     envs, goals, edits, outcome, label, weights = [], [], [], [], [], []
 
     def add(env, goal, edit, got, value, w):
@@ -135,6 +150,16 @@ def to_rows(
                     0.0,
                     (0.0, 1.0, 0.0),
                 )
+        ran = [
+            t.child
+            for t in found.tried
+            if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
+        ]
+        for i in rng.permutation(len(ran))[:hindsight]:
+            child = ran[i]
+            goal = child.env[-1]
+            for node, statement in zip(path_to(child), child.program.statements, strict=False):
+                add(node.env, goal, statement, NEW, 1.0, (1.0, 1.0, 0.0))
         for i in rng.permutation(len(found.tried))[:outcomes]:
             t = found.tried[i]
             edit = t.node.statement(t.rank)
@@ -174,10 +199,12 @@ class ProgramSearch:
         advance_at: float = 0.5,
         negatives: int = 8,
         outcomes: int = 16,
+        hindsight: int = 0,
         device: torch.device | str = "cpu",
     ):
         self.language, self.search, self.tasks, self.budget = language, search, tasks, budget
         self.slots, self.negatives, self.outcomes, self.device = slots, negatives, outcomes, device
+        self.hindsight = hindsight
         self.curriculum = Curriculum(max_length, advance_at, min_samples=tasks, focus=0.5)
         self.counts: Counter = Counter()
 
@@ -200,7 +227,14 @@ class ProgramSearch:
         self.curriculum.update(lengths - 1, solved)
         problems = [problem_of(self.language, t) for t in work]
         return to_rows(
-            self.language, problems, founds, rng, self.slots, self.negatives, self.outcomes
+            self.language,
+            problems,
+            founds,
+            rng,
+            self.slots,
+            self.negatives,
+            self.outcomes,
+            self.hindsight,
         )
 
     def state_dict(self) -> dict:

@@ -36,6 +36,9 @@ class ProgramsConfig(RunConfig):
     advance_at: float = Field(0.5, gt=0, le=1, description="solved share that opens a length")
     negatives: int = Field(8, ge=0, description="value rows off the found path, per search")
     outcomes: int = Field(24, ge=0, description="forward-model rows per search")
+    hindsight: int = Field(
+        16, ge=0, description="programs a search ran, distilled as found for their own outputs"
+    )
     window: int = Field(60_000, ge=1, description="rows in the replay window")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)

@@ -53,6 +53,7 @@ class ProgramsJob(Job):
             cfg.advance_at,
             cfg.negatives,
             cfg.outcomes,
+            cfg.hindsight,
             self.device,
         )
         self.loop = Loop(
@@ -120,20 +121,12 @@ class ProgramsJob(Job):
 
     def state_dict(self) -> dict:
         return {
-            "step": self.loop.step,
-            "model": self.model.state_dict(),
-            "distiller": self.distiller.state_dict(),
+            **self.common_state(),
             "amplifier": self.amplifier.state_dict(),
             "latest": self.latest,
-            "rng": self.rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.distiller.load_state_dict(state["distiller"])
+        self.load_common_state(state)
         self.amplifier.load_state_dict(state["amplifier"])
         self.latest = state["latest"]
-        self.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        self.loop.step = state["step"]

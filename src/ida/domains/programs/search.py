@@ -32,6 +32,7 @@ import math
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +57,8 @@ class SearchSettings(BaseModel):
     forward_model: bool = Field(True, description="world model: skip edits it calls useless")
     forward_threshold: float = Field(0.05, ge=0, le=1)
     subgoals: int = Field(1, ge=0, description="world model: sub-goals searched too (0: off)")
+    method: Literal["best_first", "mcts"] = Field("best_first", description="the search")
+    c_puct: float = Field(1.0, gt=0, description="mcts: weight of the prior")
 
 
 @dataclass
@@ -119,9 +122,7 @@ class Found:
 
 def signature(env: list[Values], goal: int) -> Hashable:
     """The set of a state's values (and its goal): states with equal signatures are one."""
-    return goal, frozenset(
-        (v.type, v.data.tobytes(), None if v.lengths is None else v.lengths.tobytes()) for v in env
-    )
+    return goal, frozenset(v.key() for v in env)
 
 
 def priority(node: Node, rank: int, s: SearchSettings) -> float:
@@ -151,6 +152,103 @@ class _Frontier:
         return bool(self.heap)
 
 
+class SearchState:
+    """What one task's search keeps, whatever its method: the goals, the calls made, the
+    states seen, the programs simulated (shared by the goals) and what was found."""
+
+    def __init__(self, problem, language, s, guide, simulate, budget, seconds, keep):
+        self.problem, self.language, self.s = problem, language, s
+        self.guide, self.simulate, self.budget, self.keep = guide, simulate, budget, keep
+        self.started = time.perf_counter()
+        self.deadline = self.started + seconds
+        self.found = Found(None, 0, 0.0, goals=[Goal(problem.output)])
+        self.seen: set = set()
+        self.memo: dict[tuple, Values | None] = {}  # program -> its last value
+
+    def running(self) -> bool:
+        return (
+            self.found.program is None
+            and self.found.calls < self.budget
+            and time.perf_counter() < self.deadline
+        )
+
+    async def roots(self) -> list[Node]:
+        """A root per goal, advised: the outputs, and the ``subgoals`` sub-goals the
+        similarity metric finds nearest."""
+        found, problem = self.found, self.problem
+        if self.s.subgoals:
+            found.goals += [Goal(v, op) for op, v in _inversions(self.language, problem.output)]
+        types = Program(tuple(v.type for v in problem.inputs))
+        roots = [Node(types, problem.inputs, g) for g in range(len(found.goals))]
+        await self.advise(roots)
+        for node, goal in zip(roots, found.goals, strict=True):
+            goal.value = node.advice.value
+        if len(roots) > 1:
+            ranked = sorted(roots[1:], key=lambda n: -n.advice.value)
+            roots = [roots[0], *ranked[: self.s.subgoals]]
+        self.seen = {signature(problem.inputs, node.goal) for node in roots}
+        return roots
+
+    async def advise(self, nodes: list[Node]) -> None:
+        if nodes:
+            items = [(n.env, self.found.goals[n.goal].values) for n in nodes]
+            for node, advice in zip(nodes, await Call(self.guide, items), strict=True):
+                node.advice = advice
+
+    def useful(self, batch: list[tuple[Node, int]]) -> list[bool]:
+        """Which edits the forward model finds worth a call (all, where it is off)."""
+        s = self.s
+        if not s.forward_model:
+            return [True] * len(batch)
+        keep = [node.advice.new[rank] >= s.forward_threshold for node, rank in batch]
+        self.found.skipped += len(batch) - sum(keep)
+        return keep
+
+    async def attempt(self, batch: list[tuple[Node, int]]) -> list[Node | None]:
+        """Simulate the edits of ``batch``: per edit its new state, or None (invalid, a value
+        the state has, a state seen before, or too long to grow). Sets ``found.program`` when
+        one reaches its goal (and stops there)."""
+        s, found = self.s, self.found
+        values = await _simulate(batch, self.simulate, self.memo, found)
+        out: list[Node | None] = []
+        for (node, rank), (program, value) in zip(batch, values, strict=True):
+            out.append(None)
+            if value is None:
+                outcome = INVALID
+            else:
+                outcome = REPEAT if any(value.key() == x.key() for x in node.env) else NEW
+            tried = Tried(node, rank, outcome)
+            if self.keep:
+                found.tried.append(tried)
+            if outcome != NEW:
+                continue
+            env = [*node.env, value]
+            key = signature(env, node.goal)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            logp = node.logp + float(node.advice.logp[rank])
+            child = Node(program, env, node.goal, logp, node)
+            tried.child = child
+            goal = found.goals[node.goal]
+            # finishing at a sub-goal appends a statement, checked by a call: both must fit
+            room = goal.finish is None or (
+                len(program) < s.max_length and found.calls < self.budget
+            )
+            if room and value.key() == goal.values.key():
+                finished = await _finish(child, goal, self.problem, self.simulate, found)
+                if finished is not None:
+                    found.program, found.path = finished, path_to(child)
+                    return out
+            if len(program) < s.max_length:
+                out[-1] = child
+        return out
+
+    def done(self) -> Found:
+        self.found.seconds = time.perf_counter() - self.started
+        return self.found
+
+
 async def best_first(
     problem: Problem,
     language: Language,
@@ -162,74 +260,24 @@ async def best_first(
     keep: bool = True,
 ) -> Found:
     """Search for a program mapping ``problem``'s inputs to its outputs within ``budget``
-    simulator calls (and ``seconds``); ``keep``: record every tried edit."""
-    started = time.perf_counter()
-    found = Found(None, 0, 0.0, goals=[Goal(problem.output)])
-    if s.subgoals:
-        found.goals += [Goal(v, op) for op, v in _inversions(language, problem.output)]
-    types = Program(tuple(v.type for v in problem.inputs))
-    roots = [Node(types, problem.inputs, g) for g in range(len(found.goals))]
-    advice = await Call(guide, [(problem.inputs, g.values) for g in found.goals])
-    for node, a, goal in zip(roots, advice, found.goals, strict=True):
-        node.advice, goal.value = a, a.value
-    if len(roots) > 1:  # the sub-goals the similarity metric finds nearest
-        ranked = sorted(roots[1:], key=lambda n: -n.advice.value)
-        roots = [roots[0], *ranked[: s.subgoals]]
+    simulator calls (and ``seconds``), best first; ``keep``: record every tried edit."""
+    search = SearchState(problem, language, s, guide, simulate, budget, seconds, keep)
     frontier = _Frontier(s)
-    for node in roots:
+    for node in await search.roots():
         frontier.push(node)
-    seen = {signature(problem.inputs, node.goal) for node in roots}
-    memo: dict[tuple, Values | None] = {}  # program -> its last value: goals share the calls
-    deadline = started + seconds
-    while frontier and found.calls < budget and time.perf_counter() < deadline:
-        batch = [frontier.pop() for _ in range(min(s.pops, budget - found.calls)) if frontier]
-        if s.forward_model:
-            useful = [node.advice.new[rank] >= s.forward_threshold for node, rank in batch]
-            found.skipped += len(batch) - sum(useful)
-            batch = [b for b, ok in zip(batch, useful, strict=True) if ok]
-            if not batch:
-                continue
-        values = await _simulate(batch, simulate, memo, found)
-        children = []
-        for (node, rank), (program, value) in zip(batch, values, strict=True):
-            if value is None:
-                outcome = INVALID
-            else:
-                outcome = REPEAT if any(value.key() == x.key() for x in node.env) else NEW
-            tried = Tried(node, rank, outcome)
-            if keep:
-                found.tried.append(tried)
-            if outcome != NEW:
-                continue
-            env = [*node.env, value]
-            key = signature(env, node.goal)
-            if key in seen:
-                continue
-            seen.add(key)
-            child = Node(
-                program,
-                env,
-                node.goal,
-                node.logp + float(node.advice.logp[rank]),
-                node,
-            )
-            tried.child = child
-            goal = found.goals[node.goal]
-            if value.key() == goal.values.key():
-                program = await _finish(child, goal, problem, simulate, found)
-                if program is not None:
-                    found.program, found.path = program, _path(child)
-                    found.seconds = time.perf_counter() - started
-                    return found
-            if len(child.program) < s.max_length:
-                children.append(child)
-        if children:
-            advice = await Call(guide, [(c.env, found.goals[c.goal].values) for c in children])
-            for child, a in zip(children, advice, strict=True):
-                child.advice = a
-                frontier.push(child)
-    found.seconds = time.perf_counter() - started
-    return found
+    while frontier and search.running():
+        room = budget - search.found.calls
+        batch = [frontier.pop() for _ in range(min(s.pops, room)) if frontier]
+        batch = [b for b, ok in zip(batch, search.useful(batch), strict=True) if ok]
+        if not batch:
+            continue
+        children = [c for c in await search.attempt(batch) if c is not None]
+        if search.found.program is not None:
+            break
+        await search.advise(children)
+        for child in children:
+            frontier.push(child)
+    return search.done()
 
 
 async def _simulate(
@@ -264,7 +312,8 @@ async def _finish(
     return child.program.then(last) if value is not None and same(value, problem.output) else None
 
 
-def _path(node: Node) -> list[Node]:
+def path_to(node: Node) -> list[Node]:
+    """The states from the root down to ``node``."""
     path = []
     while node is not None:
         path.append(node)
