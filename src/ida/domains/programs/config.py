@@ -25,8 +25,8 @@ class ProgramsConfig(RunConfig):
     """Expert iteration over edits: every ``steps_per_round`` distillation steps, a round of
     searches over ``tasks`` generated tasks, each within ``budget`` simulator calls."""
 
-    steps: int = Field(3000, ge=1, description="distillation (gradient) steps")
-    eval_every: int = Field(750, ge=1)
+    steps: int = Field(2400, ge=1, description="distillation (gradient) steps")
+    eval_every: int = Field(600, ge=1)
     net: NetSettings = NetSettings()
     search: SearchSettings = SearchSettings()
     tasks: int = Field(128, ge=1, description="generated tasks searched a round")

@@ -201,7 +201,7 @@ class SearchState:
         if not s.forward_model:
             return [True] * len(batch)
         keep = [node.advice.new[rank] >= s.forward_threshold for node, rank in batch]
-        self.found.skipped += len(batch) - sum(keep)
+        self.found.skipped += len(batch) - int(sum(keep))
         return keep
 
     async def attempt(self, batch: list[tuple[Node, int]]) -> list[Node | None]:
