@@ -15,18 +15,8 @@ from ida.cli import main
 from ida.domains.programs.deepcoder import DEEPCODER as L
 from ida.domains.programs.job import ProgramsJob
 from ida.domains.programs.tasks import Example, fits
+from ida.domains.programs.testing import TINY
 
-TINY = {
-    "steps": 3,
-    "eval_every": 3,
-    "steps_per_round": 3,
-    "tasks": 6,
-    "budget": 60,
-    "batch_size": 16,
-    "net": {"width": 16},
-    "eval": {"lengths": [1, 2], "tasks": 2, "budget": 40},
-    "device": "cpu",
-}
 LISTS = [[3, 1, 2], [5, -2, 7, 0], [1], [4, 4, 1, 9, 2], [0, -3], [9, -9, 4], [2, 2, 0, -1]]
 
 
@@ -38,7 +28,11 @@ def run(tmp_path_factory):
     path = tmp_path_factory.mktemp("programs") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ProgramsJob, "plot", lambda self, records, path: None)
-        train(configure("programs", TINY), path, console=Console(quiet=True))
+        train(
+            configure("programs", {**TINY, "steps": 3, "steps_per_round": 3}),
+            path,
+            console=Console(quiet=True),
+        )
     return path
 
 

@@ -21,21 +21,9 @@ from ida.domains.programs.config import configure
 from ida.domains.programs.deepcoder import DEEPCODER as L
 from ida.domains.programs.job import ProgramsJob
 from ida.domains.programs.tasks import fits, held_out_set
+from ida.domains.programs.testing import TINY
 
 TIMING = {"train_seconds", "eval_seconds", "search_seconds"}
-
-# a run of a second or two: rounds of 6 tasks, a 2-length yardstick of 2 tasks each
-TINY = {
-    "steps": 6,
-    "eval_every": 3,
-    "steps_per_round": 2,
-    "tasks": 6,
-    "budget": 60,
-    "batch_size": 16,
-    "net": {"width": 16},
-    "eval": {"lengths": [1, 2], "tasks": 2, "budget": 40},
-    "device": "cpu",
-}
 
 
 def quiet():

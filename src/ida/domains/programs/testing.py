@@ -1,4 +1,5 @@
-"""What the tests of the programs domain share: well-typed random programs (valid or not)."""
+"""What the tests of the programs domain share: a run of a second or two, and well-typed random
+programs (valid or not)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import random
 
 from ida.domains.programs.deepcoder import INT, LIST
 from ida.domains.programs.language import Language, Program, Statement
+
+# a run of a second or two: rounds of 6 tasks, a yardstick of 2 tasks of lengths 1 and 2
+TINY = {
+    "steps": 6,
+    "eval_every": 3,
+    "steps_per_round": 2,
+    "tasks": 6,
+    "budget": 60,
+    "batch_size": 16,
+    "net": {"width": 16},
+    "eval": {"lengths": [1, 2], "tasks": 2, "budget": 40},
+    "device": "cpu",
+}
 
 
 def random_program(language: Language, rng: random.Random, n_statements: int) -> Program:
