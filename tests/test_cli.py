@@ -1,26 +1,13 @@
 """The command line: each bad input is one line on stderr and a non-zero exit, nothing lost."""
 
 import json
-import sys
 
 import pytest
 import torch
 
-from ida.cli import main
 from ida.domains.qa.build import build_job
 from ida.domains.qa.config import qa_config
-
-
-def ida(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["ida", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
+from ida.testing import one_line_error, run_ida
 
 TINY = ["--steps", "4", "--size", "5", "--device", "cpu"]
 
@@ -37,7 +24,7 @@ def tiny_config(tmp_path):
 
 
 def train_tiny(monkeypatch, capsys, run, config):
-    code, _, err = ida(
+    code, _, err = run_ida(
         monkeypatch, capsys, "train", "union_find", "--out", run, "--config", config, *TINY
     )
     assert code == 0, err
@@ -46,12 +33,6 @@ def train_tiny(monkeypatch, capsys, run, config):
 def snapshot(run):
     """Every file of a run directory, byte for byte."""
     return {p.name: p.read_bytes() for p in run.iterdir()}
-
-
-def one_line_error(code, err, match):
-    assert code == 2
-    assert err.count("\n") == 1 and err.startswith("error: ") and match in err
-    assert "Traceback" not in err
 
 
 def test_a_run_without_out_is_named_after_its_task_mode_and_config(
@@ -63,7 +44,9 @@ def test_a_run_without_out_is_named_after_its_task_mode_and_config(
     other = tmp_path / "other.toml"
     other.write_text(tiny_config.read_text())
     for config in (tiny_config, other):
-        code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--config", config, *TINY)
+        code, _, err = run_ida(
+            monkeypatch, capsys, "train", "union_find", "--config", config, *TINY
+        )
         assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "union_find-ida-other",
@@ -72,7 +55,7 @@ def test_a_run_without_out_is_named_after_its_task_mode_and_config(
 
 
 def test_tasks_lists_all_five(monkeypatch, capsys):
-    code, out, _ = ida(monkeypatch, capsys, "tasks")
+    code, out, _ = run_ida(monkeypatch, capsys, "tasks")
     assert code == 0
     for name in [
         "permutation_powering",
@@ -88,23 +71,23 @@ def test_train_eval_show(monkeypatch, capsys, tmp_path, tiny_config):
     run = tmp_path / "run"
     train_tiny(monkeypatch, capsys, run, tiny_config)
     assert json.loads((run / "summary.json").read_text())["steps"] == 4
-    code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--per-level", 8)
+    code, out, _ = run_ida(monkeypatch, capsys, "eval", run, "--json", "--per-level", 8)
     assert code == 0 and len(json.loads(out)["accuracy_by_level"]) > 1
     assert json.loads(out)["weights"] == "ema"
-    code, out, _ = ida(monkeypatch, capsys, "eval", run, "--json", "--weights", "latest")
+    code, out, _ = run_ida(monkeypatch, capsys, "eval", run, "--json", "--weights", "latest")
     assert code == 0 and json.loads(out)["weights"] == "latest"
-    code, _, err = ida(monkeypatch, capsys, "eval", run, "--weights", "best")
+    code, _, err = run_ida(monkeypatch, capsys, "eval", run, "--weights", "best")
     one_line_error(code, err, "--weights must be 'ema' or 'latest'")
-    code, out, _ = ida(monkeypatch, capsys, "show", run)
+    code, out, _ = run_ida(monkeypatch, capsys, "show", run)
     assert code == 0 and "[overseer]" in out and "[model]" in out
-    code, out, _ = ida(
+    code, out, _ = run_ida(
         monkeypatch, capsys, "train", "union_find", "--out", run, "--resume", "--steps", 6
     )
     assert code == 0 and json.loads((run / "summary.json").read_text())["steps"] == 6
 
 
 def test_unknown_task(monkeypatch, capsys, tmp_path):
-    code, _, err = ida(monkeypatch, capsys, "train", "no_such_task", "--out", tmp_path / "r")
+    code, _, err = run_ida(monkeypatch, capsys, "train", "no_such_task", "--out", tmp_path / "r")
     one_line_error(code, err, "unknown task 'no_such_task'")
     assert not (tmp_path / "r").exists()
 
@@ -121,12 +104,12 @@ def test_unknown_task(monkeypatch, capsys, tmp_path):
     ],
 )
 def test_usage_errors(monkeypatch, capsys, args, match):
-    code, _, err = ida(monkeypatch, capsys, *args)
+    code, _, err = run_ida(monkeypatch, capsys, *args)
     one_line_error(code, err, match)
 
 
 def test_size_out_of_range(monkeypatch, capsys, tmp_path):
-    code, _, err = ida(
+    code, _, err = run_ida(
         monkeypatch, capsys, "train", "union_find", "--size", 100000, "--out", tmp_path / "r"
     )
     one_line_error(code, err, "size must be")
@@ -149,7 +132,7 @@ def test_size_out_of_range(monkeypatch, capsys, tmp_path):
 def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    code, _, err = ida(
+    code, _, err = run_ida(
         monkeypatch, capsys, "train", "union_find", "--config", path, "--out", tmp_path / "r"
     )
     one_line_error(code, err, match)
@@ -158,7 +141,7 @@ def test_malformed_config(monkeypatch, capsys, tmp_path, text, match):
 def test_computed_tokens_from_a_slot_the_facts_lack(monkeypatch, capsys, tmp_path):
     setting = "model.computed_tokens.from_slot=3"
     args = ["train", "union_find", "--set", setting, "--out", tmp_path / "r"]
-    code, _, err = ida(monkeypatch, capsys, *args)
+    code, _, err = run_ida(monkeypatch, capsys, *args)
     one_line_error(code, err, "from_slot must be below fact_len (3)")
     assert not (tmp_path / "r").exists()
 
@@ -166,27 +149,27 @@ def test_computed_tokens_from_a_slot_the_facts_lack(monkeypatch, capsys, tmp_pat
 def test_computed_answers_where_facts_hold_no_answers(monkeypatch, capsys, tmp_path):
     setting = "model.computed_tokens.answers=true"
     args = ["train", "union_find", "--set", setting, "--out", tmp_path / "r"]
-    code, _, err = ida(monkeypatch, capsys, *args)
+    code, _, err = run_ida(monkeypatch, capsys, *args)
     one_line_error(code, err, "answers are not tokens of its facts")
     assert not (tmp_path / "r").exists()
 
 
 def test_a_reach_profile_too_wide_for_the_task(monkeypatch, capsys, tmp_path):
     args = ["train", "wildcard_search", "--set", "model.reach.moves=7", "--out", tmp_path / "r"]
-    code, _, err = ida(monkeypatch, capsys, *args)
+    code, _, err = run_ida(monkeypatch, capsys, *args)
     one_line_error(code, err, "meant for facts of two or three slots")
     assert not (tmp_path / "r").exists()
 
 
 def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_config):
-    code, _, err = ida(monkeypatch, capsys, "eval", tmp_path / "nothing")
+    code, _, err = run_ida(monkeypatch, capsys, "eval", tmp_path / "nothing")
     one_line_error(code, err, "holds no ida run")
     run = tmp_path / "run"
     train_tiny(monkeypatch, capsys, run, tiny_config)
     (run / "checkpoint.pt").write_bytes(b"garbage")
     before = snapshot(run)
     for args in (["eval", run], ["show", run], ["train", "union_find", "--out", run, "--resume"]):
-        code, _, err = ida(monkeypatch, capsys, *args)
+        code, _, err = run_ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "corrupt checkpoint")
     assert snapshot(run) == before
 
@@ -199,7 +182,7 @@ def test_a_checkpoint_of_another_model_shape(monkeypatch, capsys, tmp_path, tiny
     del state["model"]["head.bias"]
     torch.save(state, run / "checkpoint.pt")
     before = snapshot(run)
-    code, _, err = ida(monkeypatch, capsys, "eval", run)
+    code, _, err = run_ida(monkeypatch, capsys, "eval", run)
     one_line_error(code, err, "does not fit this version's model (missing parameter head.bias)")
     assert snapshot(run) == before
 
@@ -208,9 +191,11 @@ def test_existing_run_needs_resume(monkeypatch, capsys, tmp_path, tiny_config):
     run = tmp_path / "run"
     train_tiny(monkeypatch, capsys, run, tiny_config)
     before = snapshot(run)
-    code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--out", run, *TINY)
+    code, _, err = run_ida(monkeypatch, capsys, "train", "union_find", "--out", run, *TINY)
     one_line_error(code, err, "already holds a run")
-    code, _, err = ida(monkeypatch, capsys, "train", "wildcard_search", "--out", run, "--resume")
+    code, _, err = run_ida(
+        monkeypatch, capsys, "train", "wildcard_search", "--out", run, "--resume"
+    )
     one_line_error(code, err, "holds a run of 'union_find'")
     assert snapshot(run) == before
 
@@ -230,7 +215,7 @@ def test_a_checkpoint_of_an_older_format(monkeypatch, capsys, tmp_path):
         ["audit", run],
         ["train", "union_find", "--out", run, "--resume", "--steps", 6],
     ):
-        code, _, err = ida(monkeypatch, capsys, *args)
+        code, _, err = run_ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "was written by an older ida (before 0.2)")
     assert snapshot(run) == before
 
@@ -244,9 +229,9 @@ def test_settings_take_precedence_config_then_set_then_options(monkeypatch, caps
     taken.write_text("")
     for extra in (["--set", "steps=3"], ["--set", "steps=0", "--steps", "3"]):
         args = ["train", "union_find", "--config", config, "--out", taken, *extra]
-        code, _, err = ida(monkeypatch, capsys, *args)
+        code, _, err = run_ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "is a file, not a directory")
-    code, _, err = ida(monkeypatch, capsys, "train", "union_find", "--config", config)
+    code, _, err = run_ida(monkeypatch, capsys, "train", "union_find", "--config", config)
     one_line_error(code, err, "steps")  # and nothing overrides the file's bad value here
 
 
@@ -254,7 +239,9 @@ def test_bench_engine_json(monkeypatch, capsys):
     """The benchmark's numbers agree with each other: every node but the roots is a model
     answer (depth 1), the batched calls answer them all, and the per-second rates and the
     speedup come from the same timings."""
-    code, out, _ = ida(monkeypatch, capsys, "bench", "engine", "--json", "--trees", 64, "--size", 8)
+    code, out, _ = run_ida(
+        monkeypatch, capsys, "bench", "engine", "--json", "--trees", 64, "--size", 8
+    )
     result = json.loads(out)
     assert code == 0
     assert (result["task"], result["size"], result["trees"]) == ("permutation_powering", 8, 64)

@@ -2,7 +2,6 @@
 run: play (through stdin), arena, moves, bench search, eval and show, and their one-line
 errors for bad input."""
 
-import io
 import json
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ import sys
 
 import pytest
 
-from ida.cli import main
+from ida.testing import one_line_error, run_ida
 
 TINY = {
     "steps": 4,
@@ -35,24 +34,6 @@ def run(tmp_path_factory):
     return path
 
 
-def ida(monkeypatch, capsys, *args, stdin=""):
-    monkeypatch.setattr(sys, "argv", ["ida", *map(str, args)])
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(code, err, match):
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("error: ") and match in err, err
-    assert "Traceback" not in err
-
-
 def test_commands_import_nothing_heavy():
     code = (
         "import sys, ida.domains.games.commands; "
@@ -67,7 +48,7 @@ def test_play_through_stdin(monkeypatch, capsys, run):
     """An illegal id and a malformed move each get a line and a new prompt; a move is taken by
     id or by name; a taken id is refused; then every id in turn until the game ends."""
     moves = "9\nfoo\nx(1,1)\n4\n" + "".join(f"{i}\n" for i in range(9))
-    code, out, err = ida(monkeypatch, capsys, "play", run, stdin=moves)
+    code, out, err = run_ida(monkeypatch, capsys, "play", run, stdin=moves)
     assert code == 0, err
     assert "9 is not a legal move here" in out
     assert "'foo' is not a move" in out
@@ -77,14 +58,14 @@ def test_play_through_stdin(monkeypatch, capsys, run):
 
 
 def test_play_second_with_the_raw_net_until_input_ends(monkeypatch, capsys, run):
-    code, out, err = ida(monkeypatch, capsys, "play", run, "--second", "--sims", 0)
+    code, out, err = run_ida(monkeypatch, capsys, "play", run, "--second", "--sims", 0)
     assert code == 0, err
     assert "you play second" in out and "the agent plays" in out
     assert "no more input" in out and err == ""
 
 
 def test_arena_against_random_as_json(monkeypatch, capsys, run):
-    code, out, err = ida(
+    code, out, err = run_ida(
         monkeypatch, capsys, "arena", run, "random", "--games", 4, "--sims", 2, "--json"
     )
     assert code == 0, err
@@ -97,11 +78,11 @@ def test_arena_against_random_as_json(monkeypatch, capsys, run):
 
 
 def test_arena_against_rollout_mcts_and_a_checkpoint_file(monkeypatch, capsys, run):
-    code, out, err = ida(monkeypatch, capsys, "arena", run, "mcts:10", "--games", 2)
+    code, out, err = run_ida(monkeypatch, capsys, "arena", run, "mcts:10", "--games", 2)
     assert code == 0, err
     assert f"{run} vs mcts:10: " in out and "over 2 games" in out and "elo: " in out
     ckpt = run / "checkpoint.pt"
-    code, out, err = ida(
+    code, out, err = run_ida(
         monkeypatch, capsys, "arena", ckpt, run, "--games", 2, "--sims", 0, "--openings", 2
     )
     assert code == 0, err
@@ -109,16 +90,16 @@ def test_arena_against_rollout_mcts_and_a_checkpoint_file(monkeypatch, capsys, r
 
 
 def test_arena_of_two_builtin_players_needs_the_game(monkeypatch, capsys):
-    code, out, err = ida(
+    code, out, err = run_ida(
         monkeypatch, capsys, "arena", "random", "mcts:5", "--game", "tic_tac_toe", "--games", 2
     )
     assert code == 0, err
     assert out.startswith("random vs mcts:5: ")
-    code, out, err = ida(
+    code, out, err = run_ida(
         monkeypatch, capsys, "arena", "random", "random", "--game", "tic_tac_toe", "--json"
     )
     assert code == 0 and json.loads(out)["games"] == 20
-    code, _, err = ida(monkeypatch, capsys, "arena", "random", "mcts:5")
+    code, _, err = run_ida(monkeypatch, capsys, "arena", "random", "mcts:5")
     one_line_error(code, err, "--game NAME")
 
 
@@ -133,25 +114,25 @@ def test_arena_of_two_builtin_players_needs_the_game(monkeypatch, capsys):
     ],
 )
 def test_arena_bad_input(monkeypatch, capsys, args, match):
-    code, _, err = ida(monkeypatch, capsys, "arena", *args)
+    code, _, err = run_ida(monkeypatch, capsys, "arena", *args)
     one_line_error(code, err, match)
 
 
 def test_arena_of_runs_of_another_game(monkeypatch, capsys, run):
-    code, _, err = ida(monkeypatch, capsys, "arena", run, "random", "--game", "connect_four")
+    code, _, err = run_ida(monkeypatch, capsys, "arena", run, "random", "--game", "connect_four")
     one_line_error(code, err, "different games: connect_four, tic_tac_toe")
 
 
 def test_moves(monkeypatch, capsys, run, tmp_path):
     positions = tmp_path / "positions.txt"
     positions.write_text("\n4\n4 0\n")
-    code, out, err = ida(monkeypatch, capsys, "moves", run, positions, "--sims", 2)
+    code, out, err = run_ida(monkeypatch, capsys, "moves", run, positions, "--sims", 2)
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) == 3
     assert lines[0].split()[1].startswith("x(") and lines[1].split()[1].startswith("o(")
     assert lines[1].split()[0] != "4" and lines[2].split()[0] not in ("4", "0")
-    code, out, err = ida(monkeypatch, capsys, "moves", run, positions, "--json")
+    code, out, err = run_ida(monkeypatch, capsys, "moves", run, positions, "--json")
     assert code == 0, err
     rows = json.loads(out)
     assert [r["line"] for r in rows] == [1, 2, 3]
@@ -172,18 +153,18 @@ def test_moves(monkeypatch, capsys, run, tmp_path):
 def test_moves_bad_lines(monkeypatch, capsys, run, tmp_path, text, match):
     positions = tmp_path / "positions.txt"
     positions.write_text(text)
-    code, _, err = ida(monkeypatch, capsys, "moves", run, positions)
+    code, _, err = run_ida(monkeypatch, capsys, "moves", run, positions)
     one_line_error(code, err, match)
 
 
 def test_moves_from_a_missing_file(monkeypatch, capsys, run, tmp_path):
-    code, _, err = ida(monkeypatch, capsys, "moves", run, tmp_path / "nothing.txt")
+    code, _, err = run_ida(monkeypatch, capsys, "moves", run, tmp_path / "nothing.txt")
     one_line_error(code, err, "cannot read")
 
 
 def test_bench_search(monkeypatch, capsys):
     args = ["bench", "search", "--game", "tic_tac_toe", "--games", 4, "--sims", 4]
-    code, out, err = ida(monkeypatch, capsys, *args, "--width", 4, "--blocks", 1, "--json")
+    code, out, err = run_ida(monkeypatch, capsys, *args, "--width", 4, "--blocks", 1, "--json")
     assert code == 0, err
     result = json.loads(out)
     assert result["game"] == "tic_tac_toe" and result["games"] == 4
@@ -191,22 +172,22 @@ def test_bench_search(monkeypatch, capsys):
         assert result[key] > 0
     assert result["speedup"] > 0 and 1 <= result["mean_batch"] <= 4
     assert 0 <= result["outside_net_share"] <= 1 and result["share_of_forward"] > 0
-    code, _, err = ida(monkeypatch, capsys, "bench", "search", "--game", "chess_960_x")
+    code, _, err = run_ida(monkeypatch, capsys, "bench", "search", "--game", "chess_960_x")
     one_line_error(code, err, "unknown game")
-    code, _, err = ida(monkeypatch, capsys, "bench", "search", "--sims", 0)
+    code, _, err = run_ida(monkeypatch, capsys, "bench", "search", "--sims", 0)
     one_line_error(code, err, "--sims must be at least 1")
 
 
 def test_eval_and_show(monkeypatch, capsys, run):
-    code, out, err = ida(monkeypatch, capsys, "eval", run, "--json", "--seed", 3)
+    code, out, err = run_ida(monkeypatch, capsys, "eval", run, "--json", "--seed", 3)
     assert code == 0, err
     result = json.loads(out)
     assert result["task"] == "tic_tac_toe" and result["step"] == 4
     assert 0 <= result["accuracy"] <= 1 and "search_vs_random" in result
-    code, out, err = ida(monkeypatch, capsys, "eval", run)
+    code, out, err = run_ida(monkeypatch, capsys, "eval", run)
     assert code == 0, err
     assert "suboptimal_search" in out and "elo_search" in out
-    code, out, err = ida(monkeypatch, capsys, "show", run)
+    code, out, err = run_ida(monkeypatch, capsys, "show", run)
     assert code == 0, err
     assert "move 1: first player to move" in out and "top: x(" in out and "result: " in out
 
@@ -214,18 +195,18 @@ def test_eval_and_show(monkeypatch, capsys, run):
 def test_runs_that_cannot_be_played(monkeypatch, capsys, run, tmp_path):
     nothing = tmp_path / "empty"
     nothing.mkdir()
-    code, _, err = ida(monkeypatch, capsys, "play", nothing)
+    code, _, err = run_ida(monkeypatch, capsys, "play", nothing)
     one_line_error(code, err, "holds no ida run")
     broken = tmp_path / "broken"
     shutil.copytree(run, broken)
     (broken / "checkpoint.pt").write_bytes(b"garbage")
     for args in (["play", broken], ["arena", broken, "random"], ["show", broken]):
-        code, _, err = ida(monkeypatch, capsys, *args)
+        code, _, err = run_ida(monkeypatch, capsys, *args)
         one_line_error(code, err, "corrupt checkpoint")
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"task": "union_find"}))
-    code, _, err = ida(monkeypatch, capsys, "play", other)
+    code, _, err = run_ida(monkeypatch, capsys, "play", other)
     one_line_error(code, err, "holds a run of 'union_find', not of a game")
-    code, _, err = ida(monkeypatch, capsys, "play", run, "--sims", -1)
+    code, _, err = run_ida(monkeypatch, capsys, "play", run, "--sims", -1)
     one_line_error(code, err, "--sims must be at least 0")

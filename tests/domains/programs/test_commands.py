@@ -11,11 +11,11 @@ import sys
 import pytest
 from rich.console import Console
 
-from ida.cli import main
 from ida.domains.programs.deepcoder import DEEPCODER as L
 from ida.domains.programs.job import ProgramsJob
 from ida.domains.programs.tasks import Example, fits
 from ida.domains.programs.testing import TINY
+from ida.testing import one_line_error, run_ida
 
 LISTS = [[3, 1, 2], [5, -2, 7, 0], [1], [4, 4, 1, 9, 2], [0, -3], [9, -9, 4], [2, 2, 0, -1]]
 
@@ -34,23 +34,6 @@ def run(tmp_path_factory):
             console=Console(quiet=True),
         )
     return path
-
-
-def ida(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["ida", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(code, err, match):
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("error: ") and match in err, err
-    assert "Traceback" not in err
 
 
 def sorted_task():
@@ -81,7 +64,7 @@ def test_commands_import_nothing_heavy():
 def test_solve_prints_the_good_lines_program_and_names_the_bad_line(
     monkeypatch, capsys, run, tasks
 ):
-    code, out, err = ida(monkeypatch, capsys, "solve", run, tasks, "--budget", 500)
+    code, out, err = run_ida(monkeypatch, capsys, "solve", run, tasks, "--budget", 500)
     one_line_error(code, err, f"{tasks}: line 2: example 1: input 1")
     (line,) = out.splitlines()
     assert line.startswith("line 1: a <- [int]; b <- ")
@@ -92,7 +75,7 @@ def test_solve_prints_the_good_lines_program_and_names_the_bad_line(
 
 
 def test_solve_as_json_lines(monkeypatch, capsys, run, tasks, tmp_path):
-    code, out, err = ida(monkeypatch, capsys, "solve", run, tasks, "--budget", 500, "--json")
+    code, out, err = run_ida(monkeypatch, capsys, "solve", run, tasks, "--budget", 500, "--json")
     assert code == 2 and err.count("\n") == 1
     (row,) = [json.loads(line) for line in out.splitlines()]
     assert row["line"] == 1 and row["fits_held_out"] is True and 0 < row["calls"] <= 500
@@ -103,11 +86,11 @@ def test_solve_as_json_lines(monkeypatch, capsys, run, tasks, tmp_path):
         "examples": [{"inputs": [[1, 2]], "output": 1}, {"inputs": [[1, 2]], "output": 2}]
     }
     hard.write_text(json.dumps(impossible) + "\n")
-    code, out, err = ida(monkeypatch, capsys, "solve", run, hard, "--budget", 30, "--json")
+    code, out, err = run_ida(monkeypatch, capsys, "solve", run, hard, "--budget", 30, "--json")
     assert code == 0 and err == ""
     assert json.loads(out) == {**json.loads(out), "line": 1, "program": None, "calls": 30}
     assert json.loads(out)["fits_held_out"] is None
-    code, out, _ = ida(monkeypatch, capsys, "solve", run, hard, "--budget", 30)
+    code, out, _ = run_ida(monkeypatch, capsys, "solve", run, hard, "--budget", 30)
     assert code == 0 and out.startswith("line 1: not found within budget (30 calls, ")
 
 
@@ -119,20 +102,20 @@ def test_solve_as_json_lines(monkeypatch, capsys, run, tasks, tmp_path):
     ],
 )
 def test_solve_bad_options(monkeypatch, capsys, run, tasks, args, match):
-    code, _, err = ida(monkeypatch, capsys, "solve", run, tasks, *args)
+    code, _, err = run_ida(monkeypatch, capsys, "solve", run, tasks, *args)
     one_line_error(code, err, match)
 
 
 def test_solve_from_a_missing_file(monkeypatch, capsys, run, tmp_path):
-    code, _, err = ida(monkeypatch, capsys, "solve", run, tmp_path / "nothing.jsonl")
+    code, _, err = run_ida(monkeypatch, capsys, "solve", run, tmp_path / "nothing.jsonl")
     one_line_error(code, err, "cannot read tasks from")
 
 
 def test_run_prints_the_output_and_with_trace_every_variable(monkeypatch, capsys):
     program = "a <- [int]; b <- int; c <- TAKE b a; d <- SORT c; e <- SUM d"
-    code, out, err = ida(monkeypatch, capsys, "run", program, "--inputs", "[[5, 3, 9, 1], 3]")
+    code, out, err = run_ida(monkeypatch, capsys, "run", program, "--inputs", "[[5, 3, 9, 1], 3]")
     assert code == 0 and err == "" and out == "17\n"
-    code, out, err = ida(
+    code, out, err = run_ida(
         monkeypatch, capsys, "run", program, "--inputs", "[[5, 3, 9, 1], 3]", "--trace"
     )
     assert code == 0 and err == ""
@@ -161,25 +144,25 @@ def test_run_prints_the_output_and_with_trace_every_variable(monkeypatch, capsys
     ],
 )
 def test_run_bad_input_is_a_one_line_error(monkeypatch, capsys, program, inputs, match):
-    code, _, err = ida(monkeypatch, capsys, "run", program, "--inputs", inputs)
+    code, _, err = run_ida(monkeypatch, capsys, "run", program, "--inputs", inputs)
     one_line_error(code, err, match)
 
 
 def test_show_and_eval(monkeypatch, capsys, run):
-    code, out, err = ida(monkeypatch, capsys, "show", run, "--seed", 1)
+    code, out, err = run_ida(monkeypatch, capsys, "show", run, "--seed", 1)
     assert code == 0, err
     assert "a held-out task of length 2 (seed 1)" in out and "edits simulated" in out
     assert "found: " in out or "no program found within 40 calls" in out
-    code, out, err = ida(monkeypatch, capsys, "show", run, "--level", 1)
+    code, out, err = run_ida(monkeypatch, capsys, "show", run, "--level", 1)
     assert code == 0, err
     assert "a held-out task of length 1" in out and "found: " in out
     assert "(fits the held-out examples: True)" in out
-    code, out, err = ida(monkeypatch, capsys, "eval", run, "--per-level", 2, "--json")
+    code, out, err = run_ida(monkeypatch, capsys, "eval", run, "--per-level", 2, "--json")
     assert code == 0, err
     result = json.loads(out)
     assert result["task"] == "programs" and result["step"] == 3 and result["budget"] == 40
     assert 0 <= result["accuracy"] <= 1 and len(result["accuracy_by_level"]) == 2
     assert {"solved_T1", "solved_T2", "fits_held_out", "calls_per_solved"} <= result.keys()
-    code, out, err = ida(monkeypatch, capsys, "eval", run, "--per-level", 2)
+    code, out, err = run_ida(monkeypatch, capsys, "eval", run, "--per-level", 2)
     assert code == 0, err
     assert "programs, step 3" in out and "accuracy" in out and "calls_per_solved" in out
