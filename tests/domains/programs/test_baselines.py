@@ -12,14 +12,13 @@ import torch
 from ida.domains.programs.amplify import problem_of
 from ida.domains.programs.baselines import (
     BASELINES,
-    bottom_up,
     deepcoder,
-    depth_first,
     predict_ops,
     run_baseline,
     train_attributes,
 )
 from ida.domains.programs.deepcoder import DEEPCODER as L
+from ida.domains.programs.enumeration import bottom_up, depth_first
 from ida.domains.programs.language import Program, Statement
 from ida.domains.programs.search import Problem
 from ida.domains.programs.simulator import Invalid, run
