@@ -62,7 +62,7 @@ SECONDS = (1.0, 60.0)
 _STATE: dict = {}
 
 
-def _setup(run: str, deepcoder_path: str | None, seed: int) -> None:
+def _setup(run: str, deepcoder_path: str | None) -> None:
     torch.set_num_threads(1)
     job = load_job(run)
     _STATE["job"] = job
@@ -100,8 +100,8 @@ def _one(item: tuple[str, int, int, float]) -> dict:
     }
 
 
-def _init(run, deepcoder_path, seed, tasks):
-    _setup(run, deepcoder_path, seed)
+def _init(run, deepcoder_path, tasks):
+    _setup(run, deepcoder_path)
     _STATE["tasks"] = tasks
 
 
@@ -168,7 +168,7 @@ def main() -> None:
         if not items:
             continue
         ctx = get_context("fork")
-        init = (args.run, deepcoder_path, args.seed, group_tasks)
+        init = (args.run, deepcoder_path, group_tasks)
         with ctx.Pool(args.workers, initializer=_init, initargs=init) as pool:
             for k, row in enumerate(pool.imap_unordered(_one, items, chunksize=1), 1):
                 rows.append({**row, "group": group})

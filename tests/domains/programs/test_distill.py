@@ -52,9 +52,9 @@ def reversed_doubled(xs):
     return [2 * x for x in xs[::-1]]
 
 
-def rows_of(problem, found, negatives=0, outcomes=0, hindsight=0, seed=0):
+def rows_of(found, negatives=0, outcomes=0, hindsight=0, seed=0):
     rng = np.random.default_rng(seed)
-    return to_rows(L, [problem], [found], rng, SLOTS, negatives, outcomes, hindsight)
+    return to_rows(L, [found], rng, SLOTS, negatives, outcomes, hindsight)
 
 
 def edits_of(rows, mask):
@@ -76,7 +76,7 @@ def test_the_policy_rows_are_the_found_programs_statements(fn, subgoals):
     problem, found = searched(fn, subgoals)
     assert found.program is not None and len(found.program) == 2
     statements = [(s.op, s.args) for s in found.program.statements]
-    rows = rows_of(problem, found)
+    rows = rows_of(found)
     towards_outputs = rows.w_forward > 0
     assert (rows.w_policy == 1).all() and (rows.label == 1).all()
     assert edits_of(rows, towards_outputs) == statements
@@ -102,8 +102,8 @@ def test_the_policy_rows_are_the_found_programs_statements(fn, subgoals):
 
 def test_negative_and_outcome_rows():
     problem, found = searched(reverse_sorted)
-    plain = rows_of(problem, found)
-    rows = rows_of(problem, found, negatives=3, outcomes=5)
+    plain = rows_of(found)
+    rows = rows_of(found, negatives=3, outcomes=5)
     assert len(rows) == len(plain) + 3 + 5
     negative = (rows.label == 0) & (rows.w_value == 1)
     assert negative.sum() == 3 and (rows.w_policy[negative] == 0).all()
@@ -121,8 +121,8 @@ def test_a_failed_search_still_gives_hindsight_rows():
     last value: its statements, towards that value, as policy rows."""
     problem, found = searched(None, subgoals=0, budget=300)
     assert found.program is None
-    assert rows_of(problem, found, negatives=4) is None
-    rows = rows_of(problem, found, hindsight=1)
+    assert rows_of(found, negatives=4) is None
+    rows = rows_of(found, hindsight=1)
     assert (rows.w_policy == 1).all() and (rows.label == 1).all() and (rows.w_forward == 0).all()
     programs = {}
     for t in found.tried:
@@ -140,8 +140,7 @@ def fixed_rows() -> EditRows:
     rng = np.random.default_rng(0)
     tasks = [generate(L, n, rng) for n in (1, 1, 1, 2, 2, 2)]
     founds, _ = solve(L, fresh_net(), tasks, SearchSettings(), 200)
-    problems = [problem_of(L, t) for t in tasks]
-    return to_rows(L, problems, founds, rng, SLOTS, 4, 8, 2)
+    return to_rows(L, founds, rng, SLOTS, 4, 8, 2)
 
 
 def total(parts):
@@ -194,7 +193,7 @@ def test_negative_rows_over_an_int_first_variable_stay_finite():
     even where variable 0 is an int that HEAD cannot take."""
     task = Task([Example((k, xs), xs[:k]) for k, xs in zip([1, 2, 0, 3, 1], LISTS, strict=True)])
     (found,), _ = solve(L, fresh_net(), [task], SearchSettings(), 300)
-    rows = rows_of(problem_of(L, task), found, negatives=4)
+    rows = rows_of(found, negatives=4)
     assert found.program is not None and (rows.kinds[:, 0] == 1).all()
     parts = losses(fresh_net(), rows, "cpu")
     assert all(torch.isfinite(v) for v in parts.values())

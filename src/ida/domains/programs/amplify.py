@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -40,7 +39,7 @@ from ida.domains.programs.tasks import Task, generate
 SEARCHES = {"best_first": best_first, "mcts": mcts}
 
 
-def problem_of(language: Language, task: Task, key=None) -> Problem:
+def problem_of(language: Language, task: Task) -> Problem:
     """The search's view of ``task``: its inputs' and outputs' values on the shown examples."""
     types = task.input_types(language)
     inputs = [
@@ -49,7 +48,7 @@ def problem_of(language: Language, task: Task, key=None) -> Problem:
     output = language.to_values(
         language.check(task.examples[0].output), [e.output for e in task.examples]
     )
-    return Problem(inputs, output, key)
+    return Problem(inputs, output)
 
 
 def solve(
@@ -63,7 +62,6 @@ def solve(
     keep: bool = True,
     concurrent: int = 128,
     max_batch: int = 4096,
-    on_done: Callable[[int], None] | None = None,
 ) -> tuple[list[Found], Counter]:
     """Search every task (``concurrent`` at a time, all batched together); the results in
     order, and the counts (simulator calls, net evaluations, seconds)."""
@@ -82,7 +80,7 @@ def solve(
         chunk = tasks[start : start + concurrent]
         coros = [
             SEARCHES[s.method](
-                problem_of(language, t, start + i),
+                problem_of(language, t),
                 language,
                 s,
                 advise,
@@ -94,8 +92,6 @@ def solve(
             for i, t in enumerate(chunk)
         ]
         results += Engine(max_batch=max_batch).run(coros)
-        if on_done is not None:
-            on_done(len(results))
     counts["simulator_calls"] += simulator.calls
     counts["search_seconds"] += time.perf_counter() - started
     return results, counts
@@ -103,7 +99,6 @@ def solve(
 
 def to_rows(
     language: Language,
-    problems: list[Problem],
     founds: list[Found],
     rng: np.random.Generator,
     slots: int,
@@ -127,13 +122,14 @@ def to_rows(
         label.append(value)
         weights.append(w)
 
-    for problem, found in zip(problems, founds, strict=True):
+    for found in founds:
+        output = found.goals[0].values  # the task's outputs
         if found.program is not None:
             path = found.path
             on_path = {id(node) for node in path}
             statements = found.program.statements
             for k, node in enumerate(path[: len(statements)]):
-                add(node.env, problem.output, statements[k], NEW, 1.0, (1.0, 1.0, 1.0))
+                add(node.env, output, statements[k], NEW, 1.0, (1.0, 1.0, 1.0))
                 goal = found.goals[node.goal]
                 if goal.finish is not None and k < len(path) - 1:  # towards the sub-goal too
                     add(node.env, goal.values, statements[k], NEW, 1.0, (1.0, 1.0, 0.0))
@@ -225,10 +221,8 @@ class ProgramSearch:
         self.counts["tasks"] += len(work)
         self.counts["solved"] += int(solved.sum())
         self.curriculum.update(lengths - 1, solved)
-        problems = [problem_of(self.language, t) for t in work]
         return to_rows(
             self.language,
-            problems,
             founds,
             rng,
             self.slots,

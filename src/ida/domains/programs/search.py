@@ -67,7 +67,6 @@ class Problem:
 
     inputs: list[Values]
     output: Values
-    key: Hashable = None
 
 
 @dataclass(eq=False)
@@ -94,7 +93,6 @@ class Goal:
 
     values: Values
     finish: int | None = None
-    value: float = 1.0
 
 
 @dataclass
@@ -181,8 +179,6 @@ class SearchState:
         types = Program(tuple(v.type for v in problem.inputs))
         roots = [Node(types, problem.inputs, g) for g in range(len(found.goals))]
         await self.advise(roots)
-        for node, goal in zip(roots, found.goals, strict=True):
-            goal.value = node.advice.value
         if len(roots) > 1:
             ranked = sorted(roots[1:], key=lambda n: -n.advice.value)
             roots = [roots[0], *ranked[: self.s.subgoals]]
