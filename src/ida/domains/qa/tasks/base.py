@@ -34,6 +34,46 @@ Answered = tuple[tuple[Question, int], ...]  # subquestions with their answers
 MAX_FAN_INS = 8
 
 
+def _is_token(t: object) -> bool:
+    """Whether ``t`` is an integer token (a Python or numpy int, not a bool)."""
+    return isinstance(t, int | np.integer) and not isinstance(t, bool)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One free position of a question form: its label and the (token, text) choices."""
+
+    label: str
+    options: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class QuestionForm:
+    """A kind of question as a person builds it: each position a fixed token or a Slot."""
+
+    name: str
+    parts: tuple[int | Slot, ...]
+
+    def build(self, choices: Sequence[int]) -> Question:
+        """The question with ``choices`` (one token per Slot, in order) filled in."""
+        slots = [part for part in self.parts if isinstance(part, Slot)]
+        if len(choices) != len(slots):
+            raise ValueError(f"form {self.name} takes {len(slots)} choices, got {len(choices)}")
+        for slot, choice in zip(slots, choices, strict=True):
+            if not _is_token(choice) or all(choice != token for token, _ in slot.options):
+                raise ValueError(f"form {self.name}: {choice!r} is not a choice for {slot.label}")
+        filled = iter(choices)
+        return tuple(int(next(filled)) if isinstance(p, Slot) else p for p in self.parts)
+
+    def fits(self, question: Sequence[int]) -> bool:
+        """Whether ``question`` is of this form (every token fixed or among its slot's options)."""
+        return len(question) == len(self.parts) and all(
+            _is_token(t)
+            and (any(t == token for token, _ in p.options) if isinstance(p, Slot) else t == p)
+            for t, p in zip(question, self.parts, strict=True)
+        )
+
+
 @dataclass
 class Instance:
     """One context: ``facts`` is an int array [num_facts, fact_len]; ``data`` is task-private."""
@@ -130,6 +170,51 @@ class Task(ABC):
     @abstractmethod
     def solve(self, inst: Instance, question: Question) -> int:
         """The exact answer (evaluation and the supervised baseline only)."""
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        """The kinds of question the task asks (sampled or as H's subquestions), as forms."""
+        raise NotImplementedError(f"{self.name}: no question forms (a person cannot build one)")
+
+    def check_question(self, question: Sequence[int]) -> Question:
+        """``question`` as a tuple of ints if it fits one of the forms, else a ValueError."""
+        try:
+            tokens = tuple(question)
+        except TypeError:
+            raise ValueError(
+                f"not a question of {self.name}: {question!r} is not a sequence"
+            ) from None
+        if not all(map(_is_token, tokens)):
+            raise ValueError(f"not a question of {self.name}: {tokens!r} holds a non-integer")
+        if len(tokens) != self.question_len:
+            raise ValueError(
+                f"not a question of {self.name}: {len(tokens)} tokens, not {self.question_len}"
+            )
+        forms = self.question_forms()
+        if not any(form.fits(tokens) for form in forms):
+            names = ", ".join(form.name for form in forms)
+            raise ValueError(f"not a question of {self.name}: {tokens} fits none of {names}")
+        return tuple(int(t) for t in tokens)
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        """The instance rebuilt from its facts alone (what a person sees); ValueError if they
+        are not a valid instance of the task."""
+        raise NotImplementedError(f"{self.name}: cannot rebuild an instance from its facts")
+
+    def fact_array(self, facts: np.ndarray) -> np.ndarray:
+        """``facts`` as an int64 [num_facts, fact_len] array of tokens, else a ValueError."""
+        try:
+            array = np.asarray(facts)
+        except (TypeError, ValueError):  # ragged rows, say
+            array = np.asarray(None)
+        shape = (self.num_facts, self.fact_len)
+        if array.shape != shape or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(
+                f"not an instance of {self.name}: facts must be a {shape[0]} x {shape[1]} "
+                f"integer array, got {array.dtype} of shape {array.shape}"
+            )
+        if array.size and not 0 <= array.min() <= array.max() < self.vocab_size:
+            raise ValueError(f"not an instance of {self.name}: a fact token is out of range")
+        return array.astype(np.int64)
 
     def approval(self, question: Question, reference: int) -> np.ndarray:
         """H's graded approval, in [0, 1], of every answer to ``question`` once its decomposition

@@ -12,7 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from ida.core.runs.config import merge
-from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task
+from ida.domains.qa.tasks.base import (
+    Answered,
+    Instance,
+    Question,
+    QuestionForm,
+    Slot,
+    Step,
+    Task,
+)
 
 
 class PermutationPowering(Task):
@@ -49,6 +57,22 @@ class PermutationPowering(Task):
         order = rng.permutation(n)
         facts = np.stack([order + 1, perm[order] + 1], axis=1)
         return Instance(facts=facts.astype(np.int64), data=perm)
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        facts = self.fact_array(facts)
+        elements = np.arange(1, self.size + 1)
+        for column in facts.T:
+            if not np.array_equal(np.sort(column), elements):
+                raise ValueError(f"not an instance of {self.name}: s is not a permutation")
+        perm = np.empty(self.size, dtype=np.int64)
+        perm[facts[:, 0] - 1] = facts[:, 1] - 1
+        return Instance(facts=facts, data=perm)
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        n = self.size
+        x = Slot("x", tuple((x + 1, str(x)) for x in range(n)))
+        k = Slot("k", tuple((n + k, str(k)) for k in range(1, n + 1)))
+        return (QuestionForm("power", (x, k)),)
 
     def level_of(self, inst: Instance, question: Question) -> int:
         return (self.decode(question)[1] - 1).bit_length()

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.domains.qa.tasks.base import PAD, Answered, Instance, Question, Step, Task
+from ida.domains.qa.tasks.base import (
+    PAD,
+    Answered,
+    Instance,
+    Question,
+    QuestionForm,
+    Slot,
+    Step,
+    Task,
+)
 
 VALUE, F, CONST, APPLY, TABLE = 1, 2, 3, 4, 5
 VAR = 6  # token of v_0
@@ -107,6 +116,41 @@ class SequentialAssignments(Task):
         rows += [[TABLE, a0 + a, a0 + b, a0 + table[a, b]] for a in range(m) for b in range(m)]
         facts = np.array(rows, dtype=np.int64)[rng.permutation(len(rows))]
         return Instance(facts=facts, data=Program(args, const, table, depth))
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        facts = self.fact_array(facts)
+        n, m, a0, bad = self.size, self.m, self.val0, f"not an instance of {self.name}:"
+        kind, x, y, z = facts.T
+        table = kind == TABLE
+        var, val = (facts >= VAR) & (facts < a0), (facts >= a0) & (facts < a0 + m)
+        shapes = [var[:, 1] & val[:, 2] & (z == PAD), var[:, 1:].all(1), val[:, 1:].all(1)]
+        if not np.select([kind == CONST, kind == APPLY, table], shapes, False).all():
+            raise ValueError(f"{bad} a fact is not v := c, v := f(v, v) or f(a, b) = c")
+        if not np.array_equal(np.sort(x[~table]), VAR + np.arange(n)):
+            raise ValueError(f"{bad} not every v_i assigned once")
+        if not np.array_equal(np.sort((x[table] - a0) * m + y[table] - a0), np.arange(m * m)):
+            raise ValueError(f"{bad} f's table is not complete")
+        program = facts[~table][np.argsort(x[~table])]
+        args = np.where(program[:, :1] == APPLY, program[:, 2:] - VAR, -1)
+        const = np.where(program[:, 0] == CONST, program[:, 2] - a0, -1)
+        values = np.empty((m, m), dtype=np.int64)
+        values[x[table] - a0, y[table] - a0] = z[table] - a0
+        depth = [0] * n
+        for i, (j, k) in enumerate(args.tolist()):
+            if max(j, k) >= i:
+                raise ValueError(f"{bad} v{i} uses a later variable")
+            depth[i] = 0 if j < 0 else 1 + max(depth[j], depth[k])
+        if max(depth) > self.max_depth:
+            raise ValueError(f"{bad} deeper than {self.max_depth}")
+        return Instance(facts=facts, data=Program(args, const, values, np.array(depth)))
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        variable = Slot("variable", tuple((VAR + i, f"v{i}") for i in range(self.size)))
+        values = tuple((self.val0 + a, str(a)) for a in range(self.m))
+        return (
+            QuestionForm("value", (VALUE, variable, PAD)),
+            QuestionForm("f", (F, Slot("a", values), Slot("b", values))),
+        )
 
     def level_of(self, inst: Instance, question: Question) -> int:
         return 0 if question[0] == F else int(inst.data.depth[question[1] - VAR])

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ida.core.runs.config import merge
-from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task, closeness
+from ida.domains.qa.tasks.base import (
+    Answered,
+    Instance,
+    Question,
+    QuestionForm,
+    Slot,
+    Step,
+    Task,
+    closeness,
+)
 
 DIST, NEXT = 1, 2
 VERTEX = 3  # token of vertex 0
@@ -35,6 +44,11 @@ class Graph:
     out: np.ndarray
     dist: np.ndarray
     _pairs: dict[int, list[np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, out: np.ndarray) -> Graph:
+        """The graph with out-neighbours ``out`` (each row ascending), its distances computed."""
+        return cls(out, bfs_distances(out))
 
     def pairs(self, k: int) -> list[np.ndarray]:
         """The pairs at least 2 edges apart, as flat indices a * n + b, grouped by their answer
@@ -104,7 +118,33 @@ class ShortestPath(Task):
         out = np.sort((np.arange(n)[:, None] + 1 + rng.random((n, n - 1)).argsort(1)[:, :2]) % n)
         order = rng.permutation(2 * n)
         facts = VERTEX + np.column_stack([np.repeat(np.arange(n), 2), out.ravel()])[order]
-        return Instance(facts=facts.astype(np.int64), data=Graph(out, bfs_distances(out)))
+        return Instance(facts=facts.astype(np.int64), data=Graph.of(out))
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        facts, n = self.fact_array(facts), self.size
+        edges = facts[np.lexsort(facts.T[::-1])] - VERTEX  # by source, then target
+        out = edges[:, 1].reshape(n, 2)
+        if (
+            ((edges < 0) | (edges >= n)).any()
+            or not np.array_equal(edges[:, 0], np.repeat(np.arange(n), 2))
+            or (out[:, 0] == out[:, 1]).any()
+            or (out == np.arange(n)[:, None]).any()
+        ):
+            raise ValueError(
+                f"not an instance of {self.name}: each vertex needs 2 distinct out-neighbours, "
+                "no self loops"
+            )
+        return Instance(facts=facts, data=Graph.of(out))
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        vertices = tuple((VERTEX + v, str(v)) for v in range(self.size))
+        budget = Slot(
+            "k", tuple((VERTEX + self.size - 1 + k, str(k)) for k in range(1, self.max_budget + 1))
+        )
+        slots = (Slot("a", vertices), Slot("b", vertices), budget)
+        return tuple(
+            QuestionForm(name, (kind, *slots)) for name, kind in (("dist", DIST), ("next", NEXT))
+        )
 
     def level_of(self, inst: Instance, question: Question) -> int:
         _, a, b, k = self.decode(question)

@@ -19,7 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task
+from ida.domains.qa.tasks.base import (
+    Answered,
+    Instance,
+    Question,
+    QuestionForm,
+    Slot,
+    Step,
+    Task,
+)
 
 VALUE, ROOT, EQUALS, ASSIGN = 1, 2, 3, 4
 VAR = 5  # token of x_0
@@ -80,6 +88,28 @@ class UnionFind(Task):
             for v in rng.permutation(n)
         ]
         return Instance(facts=np.array(rows, dtype=np.int64), data=Forest(parent, value, depth))
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        facts, n, bad = self.fact_array(facts), self.size, f"not an instance of {self.name}:"
+        kind, x, y = (facts - [0, VAR, VAR]).T
+        is_var = (0 <= x) & (x < n) & (0 <= y) & (y < 2 * n)
+        if not (is_var & np.where(kind == EQUALS, y < n, (kind == ASSIGN) & (y >= n))).all():
+            raise ValueError(f"{bad} a fact is neither x = y nor x := value")
+        if not np.array_equal(np.sort(x), np.arange(n)):
+            raise ValueError(f"{bad} not every variable has exactly one fact")
+        parent, value = np.full(n, -1), np.full(n, -1)
+        parent[x], value[x] = np.where(kind == EQUALS, y, -1), np.where(kind == ASSIGN, y - n, -1)
+        depth = np.where(parent < 0, 0, -1)
+        for _ in range(n):  # settle one more level of every tree per round
+            ready = (depth < 0) & (depth[parent] >= 0)
+            depth[ready] = depth[parent[ready]] + 1
+        if (depth < 0).any() or depth.max() > self.max_depth:
+            raise ValueError(f"{bad} the equalities are not trees of depth <= {self.max_depth}")
+        return Instance(facts=facts, data=Forest(parent, value, depth))
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        variable = Slot("variable", tuple((VAR + v, f"x{v}") for v in range(self.size)))
+        return (QuestionForm("value", (VALUE, variable)), QuestionForm("root", (ROOT, variable)))
 
     def level_of(self, inst: Instance, question: Question) -> int:
         depth = int(inst.data.depth[question[1] - VAR])

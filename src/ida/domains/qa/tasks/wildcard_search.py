@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ida.domains.qa.tasks.base import Answered, Instance, Question, Step, Task, closeness
+from ida.domains.qa.tasks.base import (
+    Answered,
+    Instance,
+    Question,
+    QuestionForm,
+    Slot,
+    Step,
+    Task,
+    closeness,
+)
 
 ZERO, ONE, STAR, MINUS, PLUS = 1, 2, 3, 4, 5
 
@@ -47,10 +56,30 @@ class WildcardSearch(Task):
         n = self.size
         listed = rng.choice(2**self.width, size=n, replace=False)
         signs = rng.choice([-1, 1], size=n)
+        return self.instance(listed, signs)
+
+    def instance(self, listed: np.ndarray, signs: np.ndarray) -> Instance:
+        """The instance mapping the strings with indices ``listed`` to ``signs`` (+-1)."""
         table = np.zeros(2**self.width, dtype=np.int64)
         table[listed] = signs
         facts = np.column_stack([self.strings[listed], np.where(signs > 0, PLUS, MINUS)])
         return Instance(facts=facts.astype(np.int64), data=table)
+
+    def read_instance(self, facts: np.ndarray) -> Instance:
+        facts = self.fact_array(facts)
+        bits, values = facts[:, :-1] - ZERO, facts[:, -1]
+        listed = bits @ (1 << np.arange(self.width - 1, -1, -1))
+        if ((bits < 0) | (bits > 1)).any() or not np.isin(values, (MINUS, PLUS)).all():
+            raise ValueError(f"not an instance of {self.name}: a fact is not bits -> +-1")
+        if len(np.unique(listed)) < self.size:
+            raise ValueError(f"not an instance of {self.name}: a string is listed twice")
+        return self.instance(listed, np.where(values == PLUS, 1, -1))
+
+    def question_forms(self) -> tuple[QuestionForm, ...]:
+        options = ((ZERO, "0"), (ONE, "1"), (STAR, "*"))
+        return (
+            QuestionForm("sum", tuple(Slot(f"bit {i + 1}", options) for i in range(self.width))),
+        )
 
     def level_of(self, inst: Instance, question: Question) -> int:
         return question.count(STAR)
