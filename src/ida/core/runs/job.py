@@ -44,6 +44,10 @@ class Job(ABC):
     def summary(self, last: dict[str, Any]) -> dict[str, Any]:
         """The headline numbers at the end, from the last metrics record."""
 
+    def start(self) -> None:
+        """Connect to what training needs beyond this process (a database, say), before the
+        first step: a bad address fails here, as one line. By default nothing."""
+
     def plot(self, records: list[dict[str, Any]], path: Path) -> None:
         """Draw curves.png from the metrics ``records`` (accuracy and costs, by default)."""
         plot_curves(records, path, self.cfg.label())

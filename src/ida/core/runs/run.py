@@ -159,6 +159,7 @@ def train(
         elapsed = state.get("train_seconds", 0.0)
         metrics.trim(job.loop.step)
     run_dir.mkdir(parents=True, exist_ok=True)
+    job.start()
     (run_dir / CONFIG).write_text(json.dumps(cfg.model_dump(), indent=2) + "\n")
     console = console or Console(stderr=True)
     started = time.perf_counter()

@@ -34,6 +34,7 @@ from ida.domains.qa.experience import Experience
 from ida.domains.qa.job import QAJob
 from ida.domains.qa.models.transformer import ModelShape, QAModel
 from ida.domains.qa.overseers.demonstrators import Corrupting, make_overseer
+from ida.domains.qa.overseers.human import Desk
 from ida.domains.qa.overseers.learned_overseer import LearnedOverseer
 from ida.domains.qa.tasks import Task, get_task
 from ida.domains.qa.tasks.base import speaks_weak_hch
@@ -122,8 +123,9 @@ def make_adversarial(
 def make_learned_overseer(
     task: Task, cfg: QAConfig, model: QAModel, device: torch.device
 ) -> LearnedOverseer | None:
-    """H', where the config uses it (``overseer = "learned"``, ``confidence`` or ``own_tree``)."""
-    if not (cfg.overseer == "learned" or cfg.confidence is not None or cfg.own_tree):
+    """H', where the config uses it (``overseer`` "learned" or "human", ``confidence`` or
+    ``own_tree``)."""
+    if not (cfg.overseer in ("learned", "human") or cfg.confidence is not None or cfg.own_tree):
         return None
     # H' reads questions and answers, with no answer slot of A's kind: the reach profile's
     # tables, the answer slot's match and the walks would go unread
@@ -145,8 +147,8 @@ def build_job(cfg: QAConfig) -> QAJob:
         task.num_levels, cfg.advance_at, cfg.curriculum_samples, cfg.curriculum_focus
     )
     replay = ReplayBuffer(max(cfg.replay_instances, cfg.batch_instances), Experience)
-    adversary = None
-    if cfg.amplify == "adversarial" and cfg.select == "adversary":
+    adversary = None  # people see its suspicion of the model's answers, which orders the queue
+    if (cfg.amplify == "adversarial" and cfg.select == "adversary") or cfg.overseer == "human":
         adversary = Adversary(unprimed(model.shape))
     learned_overseer = make_learned_overseer(task, cfg, model, device)
     distiller = make_distiller(cfg, model, replay, device, adversary)
@@ -181,13 +183,21 @@ def build_job(cfg: QAConfig) -> QAJob:
             amplifier = make_adversarial(
                 task, cfg, curriculum, engine, adversary, overseer, learned_overseer, sizes
             )
-        elif cfg.overseer == "learned":
+        elif cfg.overseer in ("learned", "human"):
+            desk = None
+            if cfg.overseer == "human":
+                desk = Desk(task, cfg.db, cfg.db_run or cfg.label(), cfg.overlap)
+                desk.attach(engine, cfg.poll)
             amplifier = decompose(
                 LearnedOverseerAmplifier,
                 learned_overseer=learned_overseer,
                 human_budget=cfg.human_budget,
                 rounds=-(-cfg.steps // cfg.amplify_every),
                 min_share=cfg.min_h_share,
+                desk=desk,
+                adversary=adversary,
+                transcripts=cfg.transcripts,
+                transcript_steps=cfg.transcript_steps,
             )
         else:
             amplifier = decompose()

@@ -88,13 +88,30 @@ class QAConfig(RunConfig):
     )
 
     # the overseer H
-    overseer: Literal["exact", "biased", "noisy", "wasteful", "learned"] = Field(
+    overseer: Literal["exact", "biased", "noisy", "wasteful", "learned", "human"] = Field(
         "exact",
-        description="suboptimal demonstrators for RL-vs-imitation studies, or 'learned': H' "
-        "(an imitation of H's fan-out/fan-in) decomposes questions, H only on a budget",
+        description="suboptimal demonstrators for RL-vs-imitation studies; 'learned': H' "
+        "(an imitation of H's fan-out/fan-in) decomposes questions, H only on a budget; "
+        "'human': the same, with people at the workbench as H",
     )
     human_budget: int = Field(
-        0, ge=0, description="overseer 'learned': calls to H in all, at most (0: no cap)"
+        0, ge=0, description="overseer 'learned' or 'human': calls to H in all, at most (0: no cap)"
+    )
+    transcripts: str | None = Field(
+        None, description="overseer 'learned': a workbench export (JSON lines) H' learns from first"
+    )
+    transcript_steps: int = Field(
+        200, ge=0, description="H''s training steps on the transcripts before the first round"
+    )
+    db: str = Field(
+        "sqlite:///workbench.db", description="overseer 'human': the workbench's database URL"
+    )
+    db_run: str | None = Field(
+        None, description="overseer 'human': the run's name in the workbench (default: its folder)"
+    )
+    overlap: int = Field(1, ge=1, description="overseer 'human': people who answer each step")
+    poll: float = Field(
+        0.05, gt=0, description="overseer 'human': seconds between looks for people's answers"
     )
     min_h_share: float = Field(
         0.02, ge=0, le=1, description="overseer 'learned': share H decomposes once H' is trusted"
@@ -149,17 +166,22 @@ class QAConfig(RunConfig):
                 raise ValueError("confidence needs select 'adversary' or 'uncertainty'")
         elif self.confidence is not None or self.own_tree:
             raise ValueError("confidence and own_tree apply to amplify 'adversarial'")
-        if self.overseer == "learned" and (
+        learned = self.overseer in ("learned", "human")
+        if learned and (
             self.mode != "ida" or self.distill != "imitation" or self.amplify != "decompose"
         ):
             raise ValueError(
-                "overseer 'learned' runs with mode 'ida', distill 'imitation' and amplify "
-                "'decompose' (adversarial runs use confidence and own_tree)"
+                f"overseer {self.overseer!r} runs with mode 'ida', distill 'imitation' and "
+                "amplify 'decompose' (adversarial runs use confidence and own_tree)"
             )
-        if self.overseer == "learned" and (self.depth != 1 or self.warm_start_steps):
-            raise ValueError("overseer 'learned' decomposes one level: depth 1, no warm start")
-        if self.human_budget and self.overseer != "learned":
-            raise ValueError("human_budget applies to overseer 'learned'")
+        if learned and (self.depth != 1 or self.warm_start_steps):
+            raise ValueError(
+                f"overseer {self.overseer!r} decomposes one level: depth 1, no warm start"
+            )
+        if self.human_budget and not learned:
+            raise ValueError("human_budget applies to overseer 'learned' or 'human'")
+        if self.transcripts is not None and not learned:
+            raise ValueError("transcripts apply to overseer 'learned' or 'human'")
         if self.fan_d_model % self.model.n_heads:
             raise ValueError(
                 f"fan_d_model ({self.fan_d_model}) must be divisible by model.n_heads "

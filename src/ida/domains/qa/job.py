@@ -29,6 +29,7 @@ SUMMARY_EXTRAS = (
     "entropy_spearman",
     "learned_accuracy",
     "h_share",
+    "people_answers",
 )
 
 
@@ -69,7 +70,12 @@ class QAJob(Job):
             return {}
         metrics = {"learned_accuracy": h_prime.accuracy.tolist(), "learned_loss": h_prime.loss}
         share = getattr(self.loop.amplifier, "h_share", None)
-        return metrics if share is None else {**metrics, "h_share": share}
+        if share is not None:
+            metrics["h_share"] = share
+        desk = getattr(self.loop.amplifier, "desk", None)
+        if desk is not None:  # people at the workbench are H
+            metrics["people_answers"] = desk.people()
+        return metrics
 
     @property
     def adversary(self) -> Adversary | None:
@@ -92,6 +98,12 @@ class QAJob(Job):
         data = self.heldout if data is None else data
         return evaluate(self.weights(weights), data, self.device, adversary=self.adversary)
 
+    def start(self) -> None:
+        """Open the workbench's database, where people are H."""
+        desk = getattr(self.loop.amplifier, "desk", None)
+        if desk is not None:
+            desk.open()
+
     def record(self) -> dict[str, Any]:
         return {"level": self.curriculum.level, **self.costs(), **self.learned_metrics()}
 
@@ -102,6 +114,8 @@ class QAJob(Job):
         costs = self.costs()
         if self.cfg.mode == "supervised":
             return f"labels {costs['labels']:,}"
+        if self.cfg.overseer == "human":
+            return f"calls to people {costs['overseer_calls']:,}"
         return f"H calls {costs['overseer_calls']:,}"
 
     def report(self, record: dict[str, Any]) -> str:

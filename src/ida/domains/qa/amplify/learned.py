@@ -17,6 +17,12 @@ all, never exceeded (each question H decomposes costs one call), paced over the 
 left. Questions that neither H (out of budget) nor a trusted H' decomposes get no target; H'
 keeps training on the steps it has (``LearnedOverseer.learn``, every round). Every call to
 H is counted (``overseer_calls``), and so is every question H' decomposes (``learned_calls``).
+
+H is the task's exact H, or people at the workbench (``desk``: ``overseers.human``), who see
+the model's answer to each question and, with an ``adversary``, how suspect it is; their
+trees are recorded for the workbench's tree viewer. H' may start from ``transcripts``, the
+path of H's steps recorded before (a workbench export), read and trained on for
+``transcript_steps`` steps before the first round of a fresh run.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from collections import Counter
 import numpy as np
 
 from ida.core.engine import Engine
-from ida.domains.qa.amplify.base import Round
+from ida.domains.qa.adversary import Adversary, AdversaryScorer
+from ida.domains.qa.amplify.base import Round, tree_counts
 from ida.domains.qa.amplify.decompose import Decomposition, DecompositionAmplifier
+from ida.domains.qa.overseers.human import Desk, HumanOverseer, read_transcript
 from ida.domains.qa.overseers.learned_overseer import LearnedOverseer, Transcribing
 from ida.domains.qa.trace import LEARNED, OVERSEER, overseer_calls
 
@@ -42,9 +50,15 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
         human_budget: int = 0,
         rounds: int = 1,
         min_share: float = 0.02,
+        desk: Desk | None = None,
+        adversary: Adversary | None = None,
+        transcripts: str | None = None,
+        transcript_steps: int = 0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.desk, self.adversary = desk, adversary
+        self.transcripts, self.transcript_steps = transcripts, transcript_steps
         if self.decomposition.depth != 1:
             raise ValueError("the learned overseer decomposes one level (depth 1)")
         self.learned_overseer, self.human_budget, self.rounds = (
@@ -65,6 +79,10 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
     def propose(self, rng: np.random.Generator) -> Round:
         """H's questions (within budget), and H''s at levels it is trusted at; the rest get no
         target."""
+        if self.transcripts and not self.counts["rounds"]:  # a fresh run that starts from them
+            self.learned_overseer.add_transcript(read_transcript(self.task, self.transcripts))
+            self.learned_overseer.train(self.transcript_steps, rng)
+        self.transcripts = None
         insts, levels, roots = self.sample_round(rng)
         trusted = self.learned_overseer.trusted[levels]
         to_h = rng.random(len(levels)) < np.where(trusted, self.min_share, 1.0)
@@ -80,9 +98,18 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
             inst, question, answerer
         )
 
+    def overseer_h(self, work: Round, teacher) -> Transcribing | HumanOverseer:
+        """H for this round: the exact H, or people at the desk, recording their steps."""
+        if self.desk is None:
+            return Transcribing(self.task)
+        facts = work.facts(self.device)
+        score = None if self.adversary is None else AdversaryScorer(self.adversary, facts)
+        slots = {id(inst): i for i, inst in enumerate(work.insts)}
+        return HumanOverseer(self.desk, teacher, score, slots)
+
     def targets(self, work, roots, teacher, extra):
         answers = np.zeros(len(roots), dtype=np.int64)
-        h, to_h, cost = Transcribing(self.task), work.extra["to_h"], Counter()
+        h, to_h, cost = self.overseer_h(work, teacher), work.extra["to_h"], Counter()
         for who, overseer, by in (
             (to_h, h, OVERSEER),
             (~to_h, self.learned_overseer.overseer(work.insts), LEARNED),
@@ -91,8 +118,11 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
             if len(index):
                 decomposition = Decomposition(self.task, self.decomposition.engine, 1, overseer, by)
                 picked = [roots[i] for i in index]
-                answers[index], spent = self.answers(decomposition, work, picked, teacher)
-                cost += spent
+                trees = decomposition.run(work.insts, picked, teacher)
+                answers[index] = [tree.answer for tree in trees]
+                cost += tree_counts(trees)
+                if by == OVERSEER and self.desk is not None:
+                    self.desk.record(self.counts["rounds"], work.insts, picked, trees, h.who)
         extra["transcript"] = h.transcript
         return answers.tolist(), cost
 

@@ -25,7 +25,7 @@ from ida.core.errors import IdaError
 from ida.domains.qa.tasks.base import Ask, Instance, Question, Task
 
 Overseer = Callable[[Instance, Question, Ask], Awaitable[int]]
-OVERSEERS = ("exact", "biased", "noisy", "wasteful", "learned")
+OVERSEERS = ("exact", "biased", "noisy", "wasteful", "learned", "human")
 
 
 def _hash(*arrays) -> int:
@@ -98,8 +98,9 @@ def make_overseer(
     task: Task, kind: str, bias_rate: float = 0.0, noise_rate: float = 0.0
 ) -> Overseer | None:
     """The overseer called ``kind``; None for the task's exact H (which ``learned`` is too: there
-    H' imitates it, ``ida.domains.qa.amplify.learned``)."""
-    if kind in ("exact", "learned"):
+    H' imitates it, ``ida.domains.qa.amplify.learned``; and ``human``, where people are H and
+    the exact H only marks their trees, ``ida.domains.qa.overseers.human``)."""
+    if kind in ("exact", "learned", "human"):
         return None
     if kind == "biased":
         return Biased(task, bias_rate)

@@ -187,11 +187,15 @@ class LearnedOverseer:
             mine = right[held.level == level]
             self.accuracy[level] = mine.mean() if len(mine) >= self.min_held else 0.0
 
+    def add_transcript(self, transcript: Transcript) -> None:
+        """Store H's steps from a transcript (held-out share as ``add``)."""
+        if transcript:
+            self.add(transcript_steps(self.task, transcript))
+
     def learn(self, transcript: Transcript, rng: np.random.Generator) -> None:
         """A round's learning: store the steps H took (``transcript``), then train
         ``steps_per_round`` steps (also when H took none)."""
-        if transcript:
-            self.add(transcript_steps(self.task, transcript))
+        self.add_transcript(transcript)
         self.train(self.steps_per_round, rng)
 
     def overseer(self, insts: list[Instance]) -> FanOverseer:

@@ -1,0 +1,274 @@
+"""H as people at the workbench: every weak HCH step H takes becomes a task in the database
+queue (``ida.overseers.human.queue``), and the tree waits on it through the engine while every
+other tree goes on.
+
+* ``Desk`` is the trainer's end of the queue for one run: it posts steps, parks each waiting
+  coroutine on an ``Outside`` ticket, and (as the engine's ``idle``) polls the database for the
+  moves people made and delivers them. A step already answered, in this run before a restart
+  or in any run on the same database, is answered from the record (the steps are a memo), so
+  a restarted trainer replays what people did and asks nothing twice.
+* ``HumanOverseer`` is the overseer the amplifier calls: weak HCH with people taking the steps,
+  the model's answer to each question and the adversary's suspicion of it shown beside it
+  (the suspicion orders the queue). It keeps H's transcript, for H' to learn from.
+
+The database is opened on first use, so loading a run to evaluate or show it needs none.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ida.core.engine import BatchFn, Call, Engine, Outside
+from ida.core.errors import IdaError
+from ida.domains.qa.tasks.base import (
+    MAX_FAN_INS,
+    Answered,
+    Ask,
+    Instance,
+    Question,
+    Step,
+    Task,
+    Transcript,
+)
+from ida.domains.qa.trace import Node
+
+
+def move_of(step: Step) -> dict[str, Any]:
+    """A weak HCH step as the queue stores it."""
+    if isinstance(step, tuple):
+        return {"ask": [[int(t) for t in q] for q in step]}
+    return {"answer": int(step)}
+
+
+def step_of(move: dict[str, Any]) -> Step:
+    """The weak HCH step a recorded move stands for."""
+    if "answer" in move:
+        return int(move["answer"])
+    return tuple(tuple(int(t) for t in q) for q in move["ask"])
+
+
+class Desk:
+    """The trainer's end of the workbench queue for run ``name`` of ``task`` on ``url``."""
+
+    def __init__(self, task: Task, url: str, name: str, overlap: int = 1):
+        self.task, self.url, self.name, self.overlap = task, url, name, overlap
+        self.engine: Engine | None = None
+        self._queue = None
+        self._run: int | None = None
+        self.waiting: dict[str, list[int]] = {}  # step key -> tickets parked on it
+        self._tickets = itertools.count()
+        self.patience, self.warned = 600.0, False
+
+    def open(self) -> None:
+        """Open the database and register the run (or find it, resumed)."""
+        self.queue  # noqa: B018
+
+    @property
+    def queue(self):
+        """The queue, opened (and the run registered) on first use."""
+        if self._queue is None:
+            try:
+                from ida.overseers.human.db import open_database
+                from ida.overseers.human.queue import StepQueue
+            except ImportError:
+                raise IdaError(
+                    '--overseer human needs the web extra: pip install "ida[web]"'
+                ) from None
+            self._queue = StepQueue(open_database(self.url))
+            folder = Path(self.name)  # a run named by its folder: the tree viewer shows its model
+            self._run = self._queue.run_id(
+                self.name, self.task.name, self.task.size, self.overlap,
+                str(folder.resolve()) if folder.is_dir() else None,
+            )  # fmt: skip
+        return self._queue
+
+    def attach(self, engine: Engine, poll: float) -> None:
+        """Have ``engine`` poll this desk for answers every ``poll`` seconds while it waits."""
+        self.engine = engine
+        engine.wait, engine.idle = poll, self.poll
+
+    def context(self, inst: Instance, question: Question, answered: Answered) -> dict:
+        from ida.overseers.human.queue import context_of
+
+        return context_of(inst.facts.tolist(), question, answered)
+
+    def key(self, context: dict) -> str:
+        from ida.overseers.human.queue import step_key
+
+        return step_key(self.task.name, self.task.size, context)
+
+    def retried(self, call: Callable[[], Any]) -> Any:
+        """``call()``, retried while the database cannot be reached (a restart, say), for up to
+        ``patience`` seconds."""
+        from sqlalchemy.exc import DBAPIError
+
+        started = time.monotonic()
+        while True:
+            try:
+                return call()
+            except DBAPIError as err:
+                if not err.connection_invalidated and "connect" not in str(err).lower():
+                    raise
+                if time.monotonic() - started > self.patience:
+                    raise IdaError(
+                        f"the workbench database has been unreachable for "
+                        f"{self.patience:.0f} s: {str(err.orig).strip()}"
+                    ) from None
+                if not self.warned:
+                    print("the workbench database is unreachable; retrying", file=sys.stderr)
+                    self.warned = True
+                time.sleep(1.0)
+
+    def post(self, posts: Sequence) -> list[str]:
+        """Ask ``posts`` (``queue.Post``s); returns their keys."""
+        return self.retried(lambda: self.queue.post(self._run, posts))
+
+    def people(self) -> int:
+        """Answers people have given in this run."""
+        return self.retried(lambda: self.queue.answered_count(self._run))
+
+    async def wait(self, key: str) -> tuple[dict, str | None]:
+        """The move people made on step ``key`` and who made it, once they have."""
+        if self.engine is None:
+            raise RuntimeError("Desk.attach(engine) first")
+        ticket = next(self._tickets)
+        self.waiting.setdefault(key, []).append(ticket)
+        return await Outside(ticket)
+
+    def poll(self) -> None:
+        """Deliver every move made on a step some coroutine waits for."""
+        if not self.waiting:
+            return
+        keys = list(self.waiting)
+        for key, found in self.retried(lambda: self.queue.moves(keys)).items():
+            for ticket in self.waiting.pop(key):
+                self.engine.deliver(ticket, found)
+
+    def answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> None:
+        self.retried(lambda: self.queue.answer_subquestions(key, answers))
+
+    def record(
+        self, round_: int, insts: list[Instance], roots, trees: list[Node], who: dict
+    ) -> None:
+        """Write a round's finished trees for the tree viewer: every node with who answered
+        it (a person's name, from ``who``: (instance id, question) -> name) and the truth."""
+        task, queue, written = self.task, self.queue, []
+        for (slot, _), tree in zip(roots, trees, strict=True):
+            inst, rows, index = insts[slot], [], {}
+            for node in tree.walk():
+                index[id(node)] = len(rows)
+                person = who.get((id(inst), node.question))
+                rows.append(
+                    {
+                        "parent": None,
+                        "question": [int(t) for t in node.question],
+                        "answer": int(node.answer),
+                        "truth": int(task.solve(inst, node.question)),
+                        "by": node.by,
+                        "person": person,
+                    }
+                )
+            for node in tree.walk():
+                for child in node.children:
+                    rows[index[id(child)]]["parent"] = index[id(node)]
+            rows[0]["facts"] = inst.facts.tolist()
+            written.append(rows)
+        self.retried(lambda: queue.record_trees(self._run, round_, written))
+
+
+class HumanOverseer:
+    """Weak HCH whose steps people take at the workbench. ``answer`` and ``score`` are the
+    model and the adversary as engine batch functions over (slot, question[, answer]) items
+    (``score`` may be None); ``slots`` maps each instance (by identity) to its slot."""
+
+    def __init__(self, desk: Desk, answer: BatchFn, score: BatchFn | None, slots: dict[int, int]):
+        self.desk, self.task, self.answer, self.score, self.slots = (
+            desk, desk.task, answer, score, slots
+        )  # fmt: skip
+        self.transcript: Transcript = []
+        self.who: dict[tuple[int, Question], str | None] = {}  # who gave each node's answer
+
+    async def shown(self, inst: Instance, question: Question) -> tuple[int, float | None]:
+        """The model's answer to ``question`` and the adversary's suspicion of it, in [0, 1]."""
+        slot = self.slots[id(inst)]
+        (guess,) = await Call(self.answer, [(slot, question)])
+        if self.score is None:
+            return guess, None
+        (adv,) = await Call(self.score, [(slot, question, guess)])
+        return guess, float(min(1.0, max(0.0, -adv)))
+
+    async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
+        from ida.overseers.human.queue import Post
+
+        task, desk = self.task, self.desk
+        guess, suspicion = await self.shown(inst, question)
+        level = task.level_of(inst, question)
+        answered: Answered = ()
+        for turn in range(MAX_FAN_INS + 1):
+            context = desk.context(inst, question, answered)
+            truth = move_of(task.next_step(inst, question, answered))
+            if turn == 0:
+                (key,) = desk.post([Post(context, level, guess, suspicion, truth)])
+            else:
+                key = desk.key(context)  # made ready by answer_subquestions
+            move, who = await desk.wait(key)
+            step = self.checked(step_of(move), inst, question)
+            self.transcript.append((inst, question, answered, step))
+            if not isinstance(step, tuple):
+                self.who[(id(inst), question)] = who
+                return step
+            answers = await ask.all(step)
+            answered = tuple(zip(step, answers, strict=True))
+            desk.answer_subquestions(key, [(int(a), "model") for a in answers])
+        raise IdaError(
+            f"{task.name}: people did not answer {question} within {MAX_FAN_INS} fan-ins"
+        )
+
+    def checked(self, step: Step, inst: Instance, question: Question) -> Step:
+        """A recorded move, checked again against the task (the workbench checked it when
+        it was made; a database edited by hand is caught here)."""
+        if isinstance(step, tuple):
+            if not 1 <= len(step) <= 2:
+                raise IdaError(f"a recorded step on {question} asks {len(step)} subquestions")
+            return tuple(self.task.check_question(q) for q in step)
+        if not 0 <= step < self.task.answer_size:
+            raise IdaError(f"a recorded answer to {question} is out of range: {step}")
+        return step
+
+
+def exact_move(task: Task, context: dict) -> dict[str, Any]:
+    """The move the task's exact H makes on a step, from what a person sees of it (the facts,
+    the question, the answered subquestions): what scripted people answer."""
+    inst = task.read_instance(np.asarray(context["facts"]))
+    answered = tuple((tuple(q), int(a)) for q, a in context["answered"])
+    return move_of(task.next_step(inst, tuple(context["question"]), answered))
+
+
+def read_transcript(task: Task, path: str) -> Transcript:
+    """H's steps on ``task`` from a workbench export, as a transcript H' can learn from (the
+    instances rebuilt from their facts); steps of other tasks or sizes are left out, and a step
+    the task cannot take is a one-line error naming its line."""
+    from ida.overseers.human.export import read_steps
+
+    transcript: Transcript = []
+    for number, record in enumerate(read_steps(path), 1):
+        if (record["task"], record["size"]) != (task.name, task.size):
+            continue
+        try:
+            inst = task.read_instance(np.asarray(record["facts"]))
+            question = task.check_question(record["question"])
+            answered = tuple((task.check_question(q), int(a)) for q, a in record["answered"])
+            step = step_of(record["move"])
+        except (ValueError, TypeError, KeyError) as err:
+            raise IdaError(f"{path}: record {number} is not a step of {task.name}: {err}") from None
+        transcript.append((inst, question, answered, step))
+    if not transcript:
+        raise IdaError(f"{path} holds no step of {task.name} at size {task.size}")
+    return transcript

@@ -1,0 +1,463 @@
+"""The queue of H's steps: post, claim with a lease and a fencing token, heartbeat, submit.
+
+A step is H's next move on a question in a context (the facts, the question, the answered
+subquestions so far); its ``key`` is a hash of the context, so posting a step that was asked
+before (in this run or any other on the same task) asks nobody: its recorded move is the
+answer (H's steps are a memo). Each step has ``overlap`` assignments, one per person who must
+answer it; people claim assignments, highest priority first.
+
+* ``claim`` takes the person's held assignment if they have one (a second tab sees the same
+  task), else the best queued one, leased for ``lease`` seconds, with its fencing token bumped.
+  On PostgreSQL the candidate is picked by ``FOR UPDATE SKIP LOCKED`` inside the claim's
+  subquery: without the row lock the outer UPDATE re-checks only the id after a wait and
+  re-takes rows another claim has taken. On SQLite ``BEGIN IMMEDIATE`` serialises writers.
+* ``heartbeat`` extends a lease; ``submit`` is fenced: only the holder, with the token of the
+  current claim, before the lease is reaped. A submission and all it causes are one
+  transaction: the answer, the step resolved once every replica is in (the most common move),
+  the subquestions its move asks, and, where the step's chain answers a subquestion of another
+  step, that answer, and the other step's next step made ready once all its subquestions are.
+  ``answers.assignment_id`` is unique, so the database refuses a second accepted answer.
+* Expired leases return to the queue (every claim reaps them first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ida.core.errors import IdaError
+from ida.overseers.human.schema import (
+    DONE,
+    HELD,
+    OPEN,
+    QUEUED,
+    Answer,
+    Assignment,
+    Person,
+    Run,
+    Step,
+    Subquestion,
+    TreeNode,
+)
+
+Move = dict[str, Any]  # {"answer": int} or {"ask": [question, ...]} (a question: list of ints)
+A, S, SQ = Assignment.__table__, Step.__table__, Subquestion.__table__
+ANSWERS, RUNS, PEOPLE = Answer.__table__, Run.__table__, Person.__table__
+NODES = TreeNode.__table__
+
+
+class QueueError(IdaError):
+    """A request the queue refuses; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+def step_key(task: str, size: int, context: dict) -> str:
+    """The memo key of a step: a hash of the task and the context H sees."""
+    canonical = json.dumps(
+        [task, size, context["facts"], context["question"], context["answered"]],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def context_of(facts: list, question: Sequence[int], answered: Iterable) -> dict:
+    """A step's context as stored: facts rows, the question, [[subquestion, answer], ...]."""
+    return {
+        "facts": facts,
+        "question": [int(t) for t in question],
+        "answered": [[[int(t) for t in q], int(a)] for q, a in answered],
+    }
+
+
+def is_answer(move: Move) -> bool:
+    return "answer" in move
+
+
+@dataclass(frozen=True)
+class Post:
+    """A step to ask: its context and what the workbench shows beside it."""
+
+    context: dict
+    level: int = 0
+    suggestion: int | None = None  # the model's answer to the question
+    suspicion: float | None = None  # how suspect that answer is, in [0, 1]; orders the queue
+    truth: Move | None = None  # H's exact move, where the run knows it (the tree viewer marks)
+    origin: int | None = None  # the subquestion this step's chain answers
+
+
+@dataclass(frozen=True)
+class Held:
+    """An assignment as its holder sees it."""
+
+    assignment: int
+    fence: int
+    lease_until: float
+    step: int
+    key: str
+    run: str
+    task: str
+    size: int
+    level: int
+    context: dict
+    suggestion: int | None
+    suspicion: float | None
+
+
+class StepQueue:
+    """The queue on ``engine``. ``lock`` and ``fence`` are on except in the fault harness's
+    negative controls, which turn one off to show that the harness catches what it guards."""
+
+    def __init__(self, engine: Engine, lease: float = 120.0, lock: bool = True, fence: bool = True):
+        self.engine, self.lease, self.lock, self.fence = engine, lease, lock, fence
+
+    # runs
+
+    def run_id(self, name: str, task: str, size: int, overlap: int = 1, directory=None) -> int:
+        """The id of run ``name``, made if new (a known run must be of the same task)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.name == name)).first()
+            if row is None:
+                return conn.execute(
+                    insert(RUNS).values(
+                        name=name, task=task, size=size, overlap=overlap,
+                        directory=directory, created=time.time(),
+                    ).returning(RUNS.c.id)
+                ).scalar_one()  # fmt: skip
+        if (row.task, row.size) != (task, size):
+            raise IdaError(
+                f"run {name!r} in this database is {row.task} at size {row.size}, "
+                f"not {task} at size {size}"
+            )
+        return row.id
+
+    # the asking side
+
+    def post(self, run: int, posts: Sequence[Post]) -> list[str]:
+        """Ask ``posts`` (one transaction); a step already asked is not asked again. Returns
+        the steps' keys."""
+        if not posts:
+            return []
+        with self.engine.begin() as conn:
+            name, task, size, overlap = conn.execute(
+                select(RUNS.c.name, RUNS.c.task, RUNS.c.size, RUNS.c.overlap).where(
+                    RUNS.c.id == run
+                )
+            ).one()
+            return [self._post(conn, run, task, size, overlap, p) for p in posts]
+
+    def _post(self, conn, run, task, size, overlap, post: Post) -> str:
+        key = step_key(task, size, post.context)
+        if conn.execute(select(S.c.id).where(S.c.key == key)).first() is not None:
+            return key
+        priority = post.suspicion or 0.0
+        step = conn.execute(
+            insert(S).values(
+                run_id=run, key=key, level=post.level, context=post.context,
+                suggestion=post.suggestion, suspicion=post.suspicion, truth=post.truth,
+                origin_id=post.origin, priority=priority, state=OPEN, created=time.time(),
+            ).returning(S.c.id)
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            insert(A),
+            [
+                dict(step_id=step, replica=r, priority=priority, state=QUEUED, fence=0)
+                for r in range(overlap)
+            ],
+        )
+        return key
+
+    def moves(self, keys: Iterable[str]) -> dict[str, tuple[Move, str | None]]:
+        """The recorded move of each answered step among ``keys``, with who answered it (the
+        person of its first replica)."""
+        keys = list(keys)
+        found: dict[str, tuple[Move, str | None]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                rows = conn.execute(
+                    select(S.c.key, S.c.move, PEOPLE.c.name)
+                    .select_from(
+                        S.outerjoin(
+                            ANSWERS.join(
+                                A, and_(A.c.id == ANSWERS.c.assignment_id, A.c.replica == 0)
+                            ),
+                            ANSWERS.c.step_id == S.c.id,
+                        ).outerjoin(PEOPLE, PEOPLE.c.id == ANSWERS.c.person_id)
+                    )
+                    .where(S.c.key.in_(keys[start : start + 500]), S.c.state == DONE)
+                )
+                found.update((key, (move, who)) for key, move, who in rows)
+        return found
+
+    def answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> None:
+        """Give the answers (answer, by) to the subquestions step ``key``'s move asked, where
+        they have none yet, and make the step's next step ready once all have one."""
+        with self.engine.begin() as conn:
+            step = conn.execute(select(S.c.id).where(S.c.key == key)).scalar_one()
+            for position, (answer, by) in enumerate(answers):
+                conn.execute(
+                    update(SQ)
+                    .where(SQ.c.step_id == step, SQ.c.position == position, SQ.c.answer.is_(None))
+                    .values(answer=int(answer), by=by)
+                )
+            self._fan_in_if_ready(conn, step)
+
+    # the answering side
+
+    def claim(self, person: int, runs: Sequence[int] | None = None) -> Held | None:
+        """The person's held assignment, or the best queued one newly leased; None: nothing to
+        do. ``runs`` limits the claim to those runs' steps."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(A)
+                .where(A.c.state == HELD, A.c.lease_until < now)
+                .values(state=QUEUED, holder_id=None, lease_until=None)
+            )
+            held = conn.execute(
+                select(A.c.id).where(A.c.holder_id == person, A.c.state == HELD).limit(1)
+            ).scalar()
+            if held is None:
+                candidate = select(A.c.id).where(A.c.state == QUEUED)
+                if runs is not None:
+                    candidate = candidate.where(
+                        A.c.step_id.in_(select(S.c.id).where(S.c.run_id.in_(list(runs))))
+                    )
+                theirs = A.alias("theirs")
+                candidate = (
+                    candidate.where(
+                        ~select(theirs.c.id)
+                        .where(theirs.c.step_id == A.c.step_id, theirs.c.holder_id == person)
+                        .exists()
+                    )
+                    .order_by(A.c.priority.desc(), A.c.id)
+                    .limit(1)
+                )
+                if self.lock:
+                    candidate = candidate.with_for_update(skip_locked=True)
+                held = conn.execute(
+                    update(A)
+                    .where(A.c.id == candidate.scalar_subquery())
+                    .values(
+                        state=HELD, holder_id=person, lease_until=now + self.lease,
+                        fence=A.c.fence + 1, claimed_at=now,
+                    ).returning(A.c.id)
+                ).scalar()  # fmt: skip
+                if held is None:
+                    return None
+            return self._held(conn, held)
+
+    def _held(self, conn: Connection, assignment: int) -> Held:
+        row = conn.execute(
+            select(
+                A.c.id, A.c.fence, A.c.lease_until, S.c.id.label("step"), S.c.key, RUNS.c.name,
+                RUNS.c.task, RUNS.c.size, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion,
+            )
+            .select_from(A.join(S, S.c.id == A.c.step_id).join(RUNS, RUNS.c.id == S.c.run_id))
+            .where(A.c.id == assignment)
+        ).one()  # fmt: skip
+        return Held(*row)
+
+    def heartbeat(self, person: int, assignment: int, fence: int) -> float:
+        """Extend the lease of a held assignment; returns the new end of the lease."""
+        until = time.time() + self.lease
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(A)
+                .where(
+                    A.c.id == assignment, A.c.holder_id == person,
+                    A.c.fence == fence, A.c.state == HELD,
+                ).values(lease_until=until)
+            ).rowcount  # fmt: skip
+            if not done:
+                self._refusal(conn, person, assignment, fence, None)
+        return until
+
+    def submit(self, person: int, assignment: int, fence: int, move: Move) -> bool:
+        """Accept ``move`` (already checked against the task) for a held assignment, with all
+        it causes, in one transaction. Returns True, or False for a repeat of the submission
+        already accepted (a retry after a lost response), which changes nothing."""
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                where = [A.c.id == assignment, A.c.state == HELD]
+                if self.fence:
+                    where += [A.c.holder_id == person, A.c.fence == fence]
+                row = conn.execute(
+                    update(A).where(*where).values(state=DONE)
+                    .returning(A.c.step_id, A.c.claimed_at)
+                ).first()  # fmt: skip
+                if row is None:
+                    return self._refusal(conn, person, assignment, fence, move)
+                step, claimed = row
+                conn.execute(
+                    insert(ANSWERS).values(
+                        assignment_id=assignment, step_id=step, person_id=person, fence=fence,
+                        move=move, created=now, seconds=now - (claimed or now),
+                    )
+                )  # fmt: skip
+                self._resolve_if_complete(conn, step, now)
+        except IntegrityError:
+            raise QueueError("this task already has an accepted answer") from None
+        return True
+
+    def _refusal(self, conn, person: int, assignment: int, fence: int, move: Move | None):
+        """Why a heartbeat or submission does not apply: a repeat of the accepted submission
+        is harmless (False); anything else is a ``QueueError``."""
+        row = conn.execute(
+            select(A.c.state, A.c.holder_id, A.c.fence).where(A.c.id == assignment)
+        ).first()
+        if row is None:
+            raise QueueError(f"no task {assignment}", 404)
+        if row.state == DONE:
+            mine = conn.execute(
+                select(ANSWERS.c.person_id, ANSWERS.c.fence, ANSWERS.c.move).where(
+                    ANSWERS.c.assignment_id == assignment
+                )
+            ).first()
+            if move is not None and mine is not None and tuple(mine) == (person, fence, move):
+                return False
+            raise QueueError("this task was already submitted")
+        if row.holder_id != person:
+            raise QueueError(
+                "you do not hold this task (its lease ran out or it is someone else's)"
+            )
+        raise QueueError("stale claim: this task was claimed again since (reload to get it)")
+
+    # what a submission causes
+
+    def _resolve_if_complete(self, conn: Connection, step: int, now: float) -> None:
+        _lock_step(conn, step)  # concurrent replicas' submissions count the answers in turn
+        moves = [
+            m
+            for (m,) in conn.execute(
+                select(ANSWERS.c.move).where(ANSWERS.c.step_id == step).order_by(ANSWERS.c.id)
+            )
+        ]
+        overlap = conn.execute(
+            select(RUNS.c.overlap).join(S, S.c.run_id == RUNS.c.id).where(S.c.id == step)
+        ).scalar_one()
+        if len(moves) < overlap:
+            return
+        counts = Counter(json.dumps(m, sort_keys=True) for m in moves)
+        best = max(counts.values())
+        move = next(m for m in moves if counts[json.dumps(m, sort_keys=True)] == best)
+        done = conn.execute(
+            update(S).where(S.c.id == step, S.c.state == OPEN)
+            .values(state=DONE, move=move, done_at=now).returning(S.c.origin_id)
+        ).first()  # fmt: skip
+        if done is None:
+            return
+        if is_answer(move):
+            if done.origin_id is not None:  # this chain answers another step's subquestion
+                parent = conn.execute(
+                    update(SQ).where(SQ.c.id == done.origin_id, SQ.c.answer.is_(None))
+                    .values(answer=int(move["answer"]), by="person").returning(SQ.c.step_id)
+                ).scalar()  # fmt: skip
+                if parent is not None:
+                    self._fan_in_if_ready(conn, parent)
+            return
+        conn.execute(
+            insert(SQ),
+            [dict(step_id=step, position=i, question=q) for i, q in enumerate(move["ask"])],
+        )
+
+    def _fan_in_if_ready(self, conn: Connection, step: int) -> None:
+        """Post step ``step``'s next step (its fan-in) once all its subquestions have answers."""
+        _lock_step(conn, step)  # concurrent answers to its subquestions look in turn
+        subs = conn.execute(
+            select(SQ.c.question, SQ.c.answer).where(SQ.c.step_id == step).order_by(SQ.c.position)
+        ).all()
+        if not subs or any(answer is None for _, answer in subs):
+            return
+        row = conn.execute(
+            select(
+                S.c.run_id, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion, S.c.origin_id
+            ).where(S.c.id == step)
+        ).one()
+        run = conn.execute(
+            select(RUNS.c.task, RUNS.c.size, RUNS.c.overlap).where(RUNS.c.id == row.run_id)
+        ).one()
+        context = dict(row.context, answered=[[q, a] for q, a in subs])
+        post = Post(context, row.level, row.suggestion, row.suspicion, None, row.origin_id)
+        self._post(conn, row.run_id, run.task, run.size, run.overlap, post)
+
+    def record_trees(self, run: int, round_: int, trees: Sequence[Sequence[dict]]) -> None:
+        """Write a round's finished trees for the tree viewer, in one transaction, in place of
+        any the round had (a resumed run replays rounds). Each tree is its nodes
+        parents first, as dicts: ``parent`` (index in the list, None at the root), ``question``,
+        ``answer``, ``truth``, ``by``, ``person`` (a name or None) and, at the root, ``facts``."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(delete(NODES).where(NODES.c.run_id == run, NODES.c.round == round_))
+            names = {n for tree in trees for n in (node.get("person") for node in tree) if n}
+            query = select(PEOPLE.c.name, PEOPLE.c.id).where(PEOPLE.c.name.in_(names))
+            ids = {name: id_ for name, id_ in conn.execute(query)} if names else {}
+            for tree in trees:
+                made: list[int] = []
+                for node in tree:
+                    parent = None if node["parent"] is None else made[node["parent"]]
+                    made.append(
+                        conn.execute(
+                            insert(NODES).values(
+                                run_id=run, tree=made[0] if made else 0, parent_id=parent,
+                                round=round_, facts=node.get("facts"), question=node["question"],
+                                answer=node["answer"], truth=node.get("truth"), by=node["by"],
+                                person_id=ids.get(node.get("person")), created=now,
+                            ).returning(NODES.c.id)
+                        ).scalar_one()
+                    )  # fmt: skip
+                conn.execute(update(NODES).where(NODES.c.id == made[0]).values(tree=made[0]))
+
+    # reading
+
+    def held_by(self, person: int) -> Held | None:
+        """The assignment ``person`` holds, if any (without claiming)."""
+        with self.engine.connect() as conn:
+            held = conn.execute(
+                select(A.c.id).where(
+                    A.c.holder_id == person, A.c.state == HELD, A.c.lease_until >= time.time()
+                )
+            ).scalar()
+            return None if held is None else self._held(conn, held)
+
+    def step_of(self, key: str) -> dict | None:
+        """A step's row as a dict (None: not asked)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S).where(S.c.key == key)).first()
+            return None if row is None else row._asdict()
+
+    def answered_count(self, run: int | None = None) -> int:
+        """Answers people gave (in ``run``, or in all)."""
+        query = select(func.count()).select_from(ANSWERS)
+        if run is not None:
+            query = query.join(S, S.c.id == ANSWERS.c.step_id).where(S.c.run_id == run)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+
+def _lock_step(conn: Connection, step: int) -> None:
+    """Lock step ``step``'s row until the transaction ends. At READ COMMITTED (PostgreSQL) two
+    transactions that each add an answer and then count them would each miss the other's and
+    neither resolve the step; with the lock the later one's next read sees the earlier one's
+    commit. ``FOR NO KEY UPDATE``: the answers' foreign keys hold ``KEY SHARE`` locks on the
+    row, which a plain ``FOR UPDATE`` would deadlock on. (SQLite's ``BEGIN IMMEDIATE`` already
+    serialises them; no-op there.)"""
+    conn.execute(select(S.c.id).where(S.c.id == step).with_for_update(key_share=True))
+
+
+def iter_rows(engine: Engine, query, per: int = 2000) -> Iterator[Any]:
+    """The rows of ``query``, fetched ``per`` at a time (a server-side cursor on PostgreSQL)."""
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=per).execute(query)
+        yield from result
