@@ -99,11 +99,6 @@ class Desk:
 
         return context_of(inst.facts.tolist(), question, answered)
 
-    def key(self, context: dict) -> str:
-        from ida.overseers.human.queue import step_key
-
-        return step_key(self.task.name, self.task.size, context)
-
     def retried(self, call: Callable[[], Any]) -> Any:
         """``call()``, retried while the database cannot be reached (a restart, say), for up to
         ``patience`` seconds."""
@@ -211,13 +206,12 @@ class HumanOverseer:
         guess, suspicion = await self.shown(inst, question)
         level = task.level_of(inst, question)
         answered: Answered = ()
-        for turn in range(MAX_FAN_INS + 1):
+        for _ in range(MAX_FAN_INS + 1):
             context = desk.context(inst, question, answered)
             truth = move_of(task.next_step(inst, question, answered))
-            if turn == 0:
-                (key,) = desk.post([Post(context, level, guess, suspicion, truth)])
-            else:
-                key = desk.key(context)  # made ready by answer_subquestions
+            # a fan-in step was made ready by answer_subquestions; posting it again changes
+            # nothing, but makes sure of it where the model answered differently this time
+            (key,) = desk.post([Post(context, level, guess, suspicion, truth)])
             move, who = await desk.wait(key)
             step = self.checked(step_of(move), inst, question)
             self.transcript.append((inst, question, answered, step))
@@ -237,7 +231,10 @@ class HumanOverseer:
         if isinstance(step, tuple):
             if not 1 <= len(step) <= 2:
                 raise IdaError(f"a recorded step on {question} asks {len(step)} subquestions")
-            return tuple(self.task.check_question(q) for q in step)
+            try:
+                return tuple(self.task.check_question(q) for q in step)
+            except ValueError as err:
+                raise IdaError(f"a recorded step on {question}: {err}") from None
         if not 0 <= step < self.task.answer_size:
             raise IdaError(f"a recorded answer to {question} is out of range: {step}")
         return step
