@@ -53,10 +53,15 @@ def train(
         str | None, typer.Option(help="imitation, best_of_n, reinforce or mixed")
     ] = None,
     overseer: Annotated[
-        str | None, typer.Option(help="exact, biased, noisy, wasteful or learned (H')")
+        str | None,
+        typer.Option(help="exact, biased, noisy, wasteful, learned (H') or human (the workbench)"),
     ] = None,
     human_budget: Annotated[
-        int | None, typer.Option(help="overseer learned: calls to H in all, at most")
+        int | None, typer.Option(help="overseer learned or human: calls to H in all, at most")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="overseer human: the workbench's database URL (sqlite:///FILE)"),
     ] = None,
     amplify: Annotated[str | None, typer.Option(help="decompose or adversarial")] = None,
     select: Annotated[
@@ -91,6 +96,7 @@ def train(
         distill=distill,
         overseer=overseer,
         human_budget=human_budget,
+        db=db,
         approval=approval,
         amplify=amplify,
         select=select,
@@ -101,6 +107,8 @@ def train(
     mode = getattr(cfg, "mode", None)
     named = cfg.task + (f"-{mode}" if mode else "") + (f"-{config.stem}" if config else "")
     run_dir = out_dir or Path("runs") / named
+    if getattr(cfg, "overseer", None) == "human" and cfg.db_run is None:
+        cfg = cfg.model_copy(update={"db_run": str(run_dir)})  # its name in the workbench
     summary = run_train(cfg, run_dir, resume=resume, steps=steps)
     out.print(json.dumps(summary, indent=2))
     out.print(f"run written to {run_dir}/ (curves.png, metrics.jsonl, summary.json)")
@@ -145,6 +153,17 @@ def show(
 
     job = load_job(run_dir)
     out.print(domain_of(job.cfg.task).render(job, level=level, seed=seed, facts=facts))
+
+
+def _add_workbench() -> None:
+    """``ida workbench``: its module imports only typer; FastAPI and SQLAlchemy are imported
+    when one of its commands runs (and their absence is a one-line error then)."""
+    from ida.overseers.human.commands import workbench
+
+    app.add_typer(workbench, name="workbench")
+
+
+_add_workbench()
 
 
 def _add_domain_commands() -> None:

@@ -35,7 +35,9 @@ class Domain:
     ``task`` from ``base`` settings over the task's recommended ones;
     ``build(cfg)``: a fresh ``Job``; ``evaluate(job, seed, per_level, weights)``: a result dict
     and its rich rendering; ``render(job, **options)``: ``ida show``'s rich renderable;
-    ``commands(app)``: adds the domain's own subcommands to the ``ida`` command."""
+    ``commands(app)``: adds the domain's own subcommands to the ``ida`` command;
+    ``workbench(task, size)``: the web workbench's view of a task's steps (its texts and how a
+    person's move is checked), where people can take the domain's overseer steps."""
 
     name: str
     config: Callable[[], type[RunConfig]]
@@ -45,6 +47,7 @@ class Domain:
     evaluate: Callable[..., tuple[dict[str, Any], Any]]
     render: Callable[..., Any]
     commands: Callable[[typer.Typer], None] | None = field(default=None)
+    workbench: Callable[[str, int], Any] | None = field(default=None)
 
 
 def lazy(target: str, call: bool = True) -> Callable[..., Any]:

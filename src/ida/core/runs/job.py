@@ -47,6 +47,7 @@ class Job(ABC):
     def start(self) -> None:
         """Connect to what training needs beyond this process (a database, say), before the
         first step: a bad address fails here, as one line. By default nothing."""
+        return None
 
     def plot(self, records: list[dict[str, Any]], path: Path) -> None:
         """Draw curves.png from the metrics ``records`` (accuracy and costs, by default)."""

@@ -18,4 +18,5 @@ DOMAIN = Domain(
     evaluate=lazy("ida.domains.qa.commands:evaluate_run"),
     render=lazy("ida.domains.qa.show:render_tree"),
     commands=lazy("ida.domains.qa.commands:add_commands"),
+    workbench=lazy("ida.domains.qa.workbench:bench"),
 )

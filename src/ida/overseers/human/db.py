@@ -1,8 +1,8 @@
 """Opening the workbench's database: SQLite by default, PostgreSQL by URL, migrated by Alembic.
 
-SQLite runs in WAL mode with every write transaction opened by ``BEGIN IMMEDIATE`` (the write
-lock taken up front, so two writers never deadlock upgrading read locks), a long
-``busy_timeout`` and ``synchronous=NORMAL``. PostgreSQL runs at READ COMMITTED; the queue's
+SQLite runs in WAL mode with every transaction opened by ``BEGIN IMMEDIATE`` (the write lock
+taken up front, so two writers never deadlock upgrading read locks) but those of ``reading``,
+a long ``busy_timeout`` and ``synchronous=NORMAL``. PostgreSQL runs at READ COMMITTED; the queue's
 claim takes its row with ``FOR UPDATE SKIP LOCKED``.
 """
 
@@ -35,7 +35,8 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("read_only")
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -91,9 +92,12 @@ def open_database(url: str = DEFAULT_DB, upgrade: bool = True) -> Engine:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-    with engine.begin() as conn:
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only. On SQLite its transaction begins deferred, taking no lock
+    (WAL readers see a snapshot and block no writer), where every other transaction begins
+    ``BEGIN IMMEDIATE``."""
+    with engine.connect() as conn:
+        conn.execution_options(read_only=True)
         yield conn
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ida.core.errors import IdaError
+from ida.overseers.human.db import reading
 from ida.overseers.human.schema import ADMIN, ANNOTATOR, Person
 
 PEOPLE = Person.__table__
@@ -45,7 +46,7 @@ def person_by_token(engine: Engine, token: str):
     """The person row (id, name, role) whose token this is, or None."""
     if not token or len(token) > 200:
         return None
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return conn.execute(
             select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.role).where(
                 PEOPLE.c.token_hash == token_hash(token)

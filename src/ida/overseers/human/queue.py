@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ida.core.errors import IdaError
+from ida.overseers.human.db import reading
 from ida.overseers.human.schema import (
     DONE,
     HELD,
@@ -161,13 +163,16 @@ class StepQueue:
         if conn.execute(select(S.c.id).where(S.c.key == key)).first() is not None:
             return key
         priority = post.suspicion or 0.0
-        step = conn.execute(
-            insert(S).values(
+        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
+        step = conn.execute(  # a post of the same context at the same moment inserts nothing
+            dialect.insert(S).values(
                 run_id=run, key=key, level=post.level, context=post.context,
                 suggestion=post.suggestion, suspicion=post.suspicion, truth=post.truth,
                 origin_id=post.origin, priority=priority, state=OPEN, created=time.time(),
-            ).returning(S.c.id)
-        ).scalar_one()  # fmt: skip
+            ).on_conflict_do_nothing(index_elements=["key"]).returning(S.c.id)
+        ).scalar()  # fmt: skip
+        if step is None:
+            return key
         conn.execute(
             insert(A),
             [
@@ -182,7 +187,7 @@ class StepQueue:
         person of its first replica)."""
         keys = list(keys)
         found: dict[str, tuple[Move, str | None]] = {}
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             for start in range(0, len(keys), 500):
                 rows = conn.execute(
                     select(S.c.key, S.c.move, PEOPLE.c.name)
@@ -203,7 +208,9 @@ class StepQueue:
         """Give the answers (answer, by) to the subquestions step ``key``'s move asked, where
         they have none yet, and make the step's next step ready once all have one."""
         with self.engine.begin() as conn:
-            step = conn.execute(select(S.c.id).where(S.c.key == key)).scalar_one()
+            step = conn.execute(select(S.c.id).where(S.c.key == key)).scalar()
+            if step is None:
+                raise QueueError(f"no step {key}", 404)
             for position, (answer, by) in enumerate(answers):
                 conn.execute(
                     update(SQ)
@@ -423,7 +430,7 @@ class StepQueue:
 
     def held_by(self, person: int) -> Held | None:
         """The assignment ``person`` holds, if any (without claiming)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             held = conn.execute(
                 select(A.c.id).where(
                     A.c.holder_id == person, A.c.state == HELD, A.c.lease_until >= time.time()
@@ -433,7 +440,7 @@ class StepQueue:
 
     def step_of(self, key: str) -> dict | None:
         """A step's row as a dict (None: not asked)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(S).where(S.c.key == key)).first()
             return None if row is None else row._asdict()
 
@@ -442,7 +449,7 @@ class StepQueue:
         query = select(func.count()).select_from(ANSWERS)
         if run is not None:
             query = query.join(S, S.c.id == ANSWERS.c.step_id).where(S.c.run_id == run)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(query).scalar_one()
 
 
@@ -458,6 +465,6 @@ def _lock_step(conn: Connection, step: int) -> None:
 
 def iter_rows(engine: Engine, query, per: int = 2000) -> Iterator[Any]:
     """The rows of ``query``, fetched ``per`` at a time (a server-side cursor on PostgreSQL)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         result = conn.execution_options(stream_results=True, yield_per=per).execute(query)
         yield from result

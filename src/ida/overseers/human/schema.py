@@ -91,9 +91,12 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("step_id", "replica", name="uq_assignment_replica"),
         Index("ix_assignments_holder", "holder_id", "state"),
-        Index("ix_assignments_queue", "state", "priority", "id"),
         Index("ix_assignments_lease", "state", "lease_until"),
     )
+
+
+# the claim's order: highest priority first, then oldest (its ORDER BY, read off the index)
+Index("ix_assignments_queue", Assignment.state, Assignment.priority.desc(), Assignment.id)
 
 
 class Answer(Base):

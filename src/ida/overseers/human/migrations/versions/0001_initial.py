@@ -123,7 +123,11 @@ def upgrade() -> None:
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.create_index("ix_assignments_holder", ["holder_id", "state"], unique=False)
         batch_op.create_index("ix_assignments_lease", ["state", "lease_until"], unique=False)
-        batch_op.create_index("ix_assignments_queue", ["state", "priority", "id"], unique=False)
+        batch_op.create_index(
+            "ix_assignments_queue",
+            ["state", sa.literal_column("priority DESC"), "id"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_assignments_step_id"), ["step_id"], unique=False)
 
     op.create_table(
