@@ -228,8 +228,8 @@ def test_a_fan_out_makes_its_subquestions_in_the_submission(engine, queue, ada, 
 
     original = StepQueue._resolve_if_complete
 
-    def fails_after(self, conn, step, now):  # the subquestions are made, then it fails
-        original(self, conn, step, now)
+    def fails_after(self, conn, step, move, now):  # the subquestions are made, then it fails
+        original(self, conn, step, move, now)
         raise RuntimeError("crash in the middle")
 
     before = snapshot(engine)

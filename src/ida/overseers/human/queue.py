@@ -22,6 +22,7 @@ answer it; people claim assignments, highest priority first.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -30,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -54,6 +55,86 @@ Move = dict[str, Any]  # {"answer": int} or {"ask": [question, ...]} (a question
 A, S, SQ = Assignment.__table__, Step.__table__, Subquestion.__table__
 ANSWERS, RUNS, PEOPLE = Answer.__table__, Run.__table__, Person.__table__
 NODES = TreeNode.__table__
+
+
+REAP = (
+    update(A)
+    .where(A.c.state == HELD, A.c.lease_until < bindparam("now"))
+    .values(state=QUEUED, holder_id=None, lease_until=None)
+)
+MINE = select(A.c.id).where(A.c.holder_id == bindparam("person"), A.c.state == HELD).limit(1)
+HELD_VIEW = (
+    select(
+        A.c.id, A.c.fence, A.c.lease_until, S.c.id.label("step"), S.c.key, RUNS.c.name,
+        RUNS.c.task, RUNS.c.size, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion,
+    )
+    .select_from(A.join(S, S.c.id == A.c.step_id).join(RUNS, RUNS.c.id == S.c.run_id))
+    .where(A.c.id == bindparam("assignment"))
+)  # fmt: skip
+TAKE = (  # a fenced submission takes its assignment: only the holder, with the claim's token
+    update(A)
+    .where(
+        A.c.id == bindparam("assignment"), A.c.state == HELD,
+        A.c.holder_id == bindparam("person"), A.c.fence == bindparam("token"),
+    )
+    .values(state=DONE)
+    .returning(A.c.step_id, A.c.claimed_at)
+)  # fmt: skip
+TAKE_UNFENCED = (  # the fault harness's negative control: any submission of a held task
+    update(A)
+    .where(A.c.id == bindparam("assignment"), A.c.state == HELD)
+    .values(state=DONE)
+    .returning(A.c.step_id, A.c.claimed_at)
+)
+ANSWER = insert(ANSWERS)
+# ``FOR NO KEY UPDATE``: the answers' foreign keys hold ``KEY SHARE`` locks on the step, which a
+# plain ``FOR UPDATE`` would deadlock on; at READ COMMITTED (PostgreSQL) two transactions that
+# each add an answer and then count them would otherwise each miss the other's. (SQLite's
+# ``BEGIN IMMEDIATE`` already serialises them.)
+LOCK_STEP = (
+    select(S.c.run_id, S.c.origin_id)
+    .where(S.c.id == bindparam("step"))
+    .with_for_update(key_share=True)
+)
+STEP_MOVES = (
+    select(ANSWERS.c.move).where(ANSWERS.c.step_id == bindparam("step")).order_by(ANSWERS.c.id)
+)
+RESOLVE = (
+    update(S)
+    .where(S.c.id == bindparam("step"), S.c.state == OPEN)
+    .values(state=DONE, move=bindparam("resolved"), done_at=bindparam("now"))
+)
+
+
+@functools.cache
+def _claim(lock: bool, by_run: bool):
+    """The claim's statement: the best queued assignment (highest priority, then oldest) of a
+    step this person holds no replica of, leased to them with its fencing token bumped. With
+    ``lock`` the candidate is taken ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; nothing on SQLite);
+    ``by_run``: only steps of the runs in ``runs``."""
+    theirs = A.alias("theirs")
+    candidate = select(A.c.id).where(
+        A.c.state == QUEUED,
+        ~select(theirs.c.id)
+        .where(theirs.c.step_id == A.c.step_id, theirs.c.holder_id == bindparam("person"))
+        .exists(),
+    )
+    if by_run:
+        candidate = candidate.where(
+            A.c.step_id.in_(select(S.c.id).where(S.c.run_id.in_(bindparam("runs", expanding=True))))
+        )
+    candidate = candidate.order_by(A.c.priority.desc(), A.c.id).limit(1)
+    if lock:
+        candidate = candidate.with_for_update(skip_locked=True)
+    return (
+        update(A)
+        .where(A.c.id == candidate.scalar_subquery())
+        .values(
+            state=HELD, holder_id=bindparam("person"), lease_until=bindparam("until"),
+            fence=A.c.fence + 1, claimed_at=bindparam("now"),
+        )
+        .returning(A.c.id)
+    )  # fmt: skip
 
 
 class QueueError(IdaError):
@@ -122,6 +203,7 @@ class StepQueue:
 
     def __init__(self, engine: Engine, lease: float = 120.0, lock: bool = True, fence: bool = True):
         self.engine, self.lease, self.lock, self.fence = engine, lease, lock, fence
+        self._overlaps: dict[int, int] = {}  # run -> its overlap
 
     # runs
 
@@ -226,54 +308,16 @@ class StepQueue:
         do. ``runs`` limits the claim to those runs' steps."""
         now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(
-                update(A)
-                .where(A.c.state == HELD, A.c.lease_until < now)
-                .values(state=QUEUED, holder_id=None, lease_until=None)
-            )
-            held = conn.execute(
-                select(A.c.id).where(A.c.holder_id == person, A.c.state == HELD).limit(1)
-            ).scalar()
+            conn.execute(REAP, {"now": now})  # expired leases back to the queue
+            held = conn.execute(MINE, {"person": person}).scalar()
             if held is None:
-                candidate = select(A.c.id).where(A.c.state == QUEUED)
+                values = {"person": person, "until": now + self.lease, "now": now}
                 if runs is not None:
-                    candidate = candidate.where(
-                        A.c.step_id.in_(select(S.c.id).where(S.c.run_id.in_(list(runs))))
-                    )
-                theirs = A.alias("theirs")
-                candidate = (
-                    candidate.where(
-                        ~select(theirs.c.id)
-                        .where(theirs.c.step_id == A.c.step_id, theirs.c.holder_id == person)
-                        .exists()
-                    )
-                    .order_by(A.c.priority.desc(), A.c.id)
-                    .limit(1)
-                )
-                if self.lock:
-                    candidate = candidate.with_for_update(skip_locked=True)
-                held = conn.execute(
-                    update(A)
-                    .where(A.c.id == candidate.scalar_subquery())
-                    .values(
-                        state=HELD, holder_id=person, lease_until=now + self.lease,
-                        fence=A.c.fence + 1, claimed_at=now,
-                    ).returning(A.c.id)
-                ).scalar()  # fmt: skip
+                    values["runs"] = list(runs)
+                held = conn.execute(_claim(self.lock, runs is not None), values).scalar()
                 if held is None:
                     return None
-            return self._held(conn, held)
-
-    def _held(self, conn: Connection, assignment: int) -> Held:
-        row = conn.execute(
-            select(
-                A.c.id, A.c.fence, A.c.lease_until, S.c.id.label("step"), S.c.key, RUNS.c.name,
-                RUNS.c.task, RUNS.c.size, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion,
-            )
-            .select_from(A.join(S, S.c.id == A.c.step_id).join(RUNS, RUNS.c.id == S.c.run_id))
-            .where(A.c.id == assignment)
-        ).one()  # fmt: skip
-        return Held(*row)
+            return Held(*conn.execute(HELD_VIEW, {"assignment": held}).one())
 
     def heartbeat(self, person: int, assignment: int, fence: int) -> float:
         """Extend the lease of a held assignment; returns the new end of the lease."""
@@ -297,23 +341,19 @@ class StepQueue:
         now = time.time()
         try:
             with self.engine.begin() as conn:
-                where = [A.c.id == assignment, A.c.state == HELD]
-                if self.fence:
-                    where += [A.c.holder_id == person, A.c.fence == fence]
-                row = conn.execute(
-                    update(A).where(*where).values(state=DONE)
-                    .returning(A.c.step_id, A.c.claimed_at)
-                ).first()  # fmt: skip
+                values = {"assignment": assignment, "person": person, "token": fence}
+                row = conn.execute(TAKE if self.fence else TAKE_UNFENCED, values).first()
                 if row is None:
                     return self._refusal(conn, person, assignment, fence, move)
                 step, claimed = row
                 conn.execute(
-                    insert(ANSWERS).values(
+                    ANSWER,
+                    dict(
                         assignment_id=assignment, step_id=step, person_id=person, fence=fence,
                         move=move, created=now, seconds=now - (claimed or now),
-                    )
+                    ),
                 )  # fmt: skip
-                self._resolve_if_complete(conn, step, now)
+                self._resolve_if_complete(conn, step, move, now)
         except IntegrityError:
             raise QueueError("this task already has an accepted answer") from None
         return True
@@ -343,32 +383,25 @@ class StepQueue:
 
     # what a submission causes
 
-    def _resolve_if_complete(self, conn: Connection, step: int, now: float) -> None:
-        _lock_step(conn, step)  # concurrent replicas' submissions count the answers in turn
-        moves = [
-            m
-            for (m,) in conn.execute(
-                select(ANSWERS.c.move).where(ANSWERS.c.step_id == step).order_by(ANSWERS.c.id)
-            )
-        ]
-        overlap = conn.execute(
-            select(RUNS.c.overlap).join(S, S.c.run_id == RUNS.c.id).where(S.c.id == step)
-        ).scalar_one()
-        if len(moves) < overlap:
-            return
+    def _resolve_if_complete(self, conn: Connection, step: int, move: Move, now: float) -> None:
+        """Resolve ``step`` once all its replicas are answered (``move``: the one just given)."""
+        # the row lock: concurrent replicas' submissions count the answers in turn
+        run, origin = conn.execute(LOCK_STEP, {"step": step}).one()
+        overlap = self._overlap(conn, run)
+        moves = [move]
+        if overlap > 1:
+            moves = [m for (m,) in conn.execute(STEP_MOVES, {"step": step})]
+            if len(moves) < overlap:
+                return
         counts = Counter(json.dumps(m, sort_keys=True) for m in moves)
         best = max(counts.values())
         move = next(m for m in moves if counts[json.dumps(m, sort_keys=True)] == best)
-        done = conn.execute(
-            update(S).where(S.c.id == step, S.c.state == OPEN)
-            .values(state=DONE, move=move, done_at=now).returning(S.c.origin_id)
-        ).first()  # fmt: skip
-        if done is None:
+        if not conn.execute(RESOLVE, {"step": step, "resolved": move, "now": now}).rowcount:
             return
         if is_answer(move):
-            if done.origin_id is not None:  # this chain answers another step's subquestion
+            if origin is not None:  # this chain answers another step's subquestion
                 parent = conn.execute(
-                    update(SQ).where(SQ.c.id == done.origin_id, SQ.c.answer.is_(None))
+                    update(SQ).where(SQ.c.id == origin, SQ.c.answer.is_(None))
                     .values(answer=int(move["answer"]), by="person").returning(SQ.c.step_id)
                 ).scalar()  # fmt: skip
                 if parent is not None:
@@ -379,9 +412,19 @@ class StepQueue:
             [dict(step_id=step, position=i, question=q) for i, q in enumerate(move["ask"])],
         )
 
+    def _overlap(self, conn: Connection, run: int) -> int:
+        """How many people answer each step of ``run`` (fixed when the run is made)."""
+        if run not in self._overlaps:
+            self._overlaps[run] = conn.execute(
+                select(RUNS.c.overlap).where(RUNS.c.id == run)
+            ).scalar_one()
+        return self._overlaps[run]
+
     def _fan_in_if_ready(self, conn: Connection, step: int) -> None:
         """Post step ``step``'s next step (its fan-in) once all its subquestions have answers."""
-        _lock_step(conn, step)  # concurrent answers to its subquestions look in turn
+        conn.execute(
+            LOCK_STEP, {"step": step}
+        )  # concurrent answers to its subquestions look in turn
         subs = conn.execute(
             select(SQ.c.question, SQ.c.answer).where(SQ.c.step_id == step).order_by(SQ.c.position)
         ).all()
@@ -436,7 +479,9 @@ class StepQueue:
                     A.c.holder_id == person, A.c.state == HELD, A.c.lease_until >= time.time()
                 )
             ).scalar()
-            return None if held is None else self._held(conn, held)
+            return (
+                None if held is None else Held(*conn.execute(HELD_VIEW, {"assignment": held}).one())
+            )
 
     def step_of(self, key: str) -> dict | None:
         """A step's row as a dict (None: not asked)."""
@@ -451,16 +496,6 @@ class StepQueue:
             query = query.join(S, S.c.id == ANSWERS.c.step_id).where(S.c.run_id == run)
         with reading(self.engine) as conn:
             return conn.execute(query).scalar_one()
-
-
-def _lock_step(conn: Connection, step: int) -> None:
-    """Lock step ``step``'s row until the transaction ends. At READ COMMITTED (PostgreSQL) two
-    transactions that each add an answer and then count them would each miss the other's and
-    neither resolve the step; with the lock the later one's next read sees the earlier one's
-    commit. ``FOR NO KEY UPDATE``: the answers' foreign keys hold ``KEY SHARE`` locks on the
-    row, which a plain ``FOR UPDATE`` would deadlock on. (SQLite's ``BEGIN IMMEDIATE`` already
-    serialises them; no-op there.)"""
-    conn.execute(select(S.c.id).where(S.c.id == step).with_for_update(key_share=True))
 
 
 def iter_rows(engine: Engine, query, per: int = 2000) -> Iterator[Any]:

@@ -80,7 +80,7 @@ class Step(Base):
 class Assignment(Base):
     __tablename__ = "assignments"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"), index=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id"))
     replica: Mapped[int] = mapped_column(Integer)
     priority: Mapped[float] = mapped_column(Float)
     state: Mapped[str] = mapped_column(String(10), default=QUEUED)
@@ -91,6 +91,7 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("step_id", "replica", name="uq_assignment_replica"),
         Index("ix_assignments_holder", "holder_id", "state"),
+        Index("ix_assignments_step_holder", "step_id", "holder_id"),  # one person, one replica
         Index("ix_assignments_lease", "state", "lease_until"),
     )
 

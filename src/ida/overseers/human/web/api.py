@@ -66,10 +66,9 @@ async def health() -> Response:
 
 
 @router.post("/claim")
-def claim(request: Request, who: Bearer) -> Response:
+async def claim(request: Request, who: Bearer) -> Response:
     bench = wb(request)
-    with bench.serial:
-        held = bench.queue.claim(who.id)
+    held = await bench.run(bench.queue.claim, who.id)
     if held is None:
         return Response(status_code=204)
     bench.remember(held.assignment, held.task, held.size, held.context)
@@ -92,24 +91,22 @@ def claim(request: Request, who: Bearer) -> Response:
 
 
 @router.post("/tasks/{assignment}/heartbeat")
-def heartbeat(request: Request, assignment: str, who: Bearer, body: Body) -> Response:
+async def heartbeat(request: Request, assignment: str, who: Bearer, body: Body) -> Response:
     fence = _fence(body)
     bench = wb(request)
-    with bench.serial:
-        until = bench.queue.heartbeat(who.id, _assignment(assignment), fence)
+    until = await bench.run(bench.queue.heartbeat, who.id, _assignment(assignment), fence)
     return JSONResponse({"lease_until": until})
 
 
 @router.post("/tasks/{assignment}/submit")
-def submit(request: Request, assignment: str, who: Bearer, body: Body) -> Response:
+async def submit(request: Request, assignment: str, who: Bearer, body: Body) -> Response:
     fence, number = _fence(body), _assignment(assignment)
     if "move" not in body:
         raise QueueError('the body needs a "move": {"answer": N} or {"ask": [[...], ...]}', 422)
     bench = wb(request)
-    task, size, context = bench.context_of(number)
+    task, size, context = bench.context_of(number)  # cached from the claim, as a rule
     move = bench.bench(task, size).parse_move(context, body["move"])
-    with bench.serial:
-        accepted = bench.queue.submit(who.id, number, fence, move)
+    accepted = await bench.run(bench.queue.submit, who.id, number, fence, move)
     return JSONResponse({"accepted": True, "repeat": not accepted})
 
 

@@ -128,7 +128,7 @@ def upgrade() -> None:
             ["state", sa.literal_column("priority DESC"), "id"],
             unique=False,
         )
-        batch_op.create_index(batch_op.f("ix_assignments_step_id"), ["step_id"], unique=False)
+        batch_op.create_index("ix_assignments_step_holder", ["step_id", "holder_id"], unique=False)
 
     op.create_table(
         "subquestions",
@@ -185,7 +185,7 @@ def downgrade() -> None:
     op.drop_table("answers")
     op.drop_table("subquestions")
     with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_assignments_step_id"))
+        batch_op.drop_index("ix_assignments_step_holder")
         batch_op.drop_index("ix_assignments_queue")
         batch_op.drop_index("ix_assignments_lease")
         batch_op.drop_index("ix_assignments_holder")
