@@ -40,6 +40,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from ida.domains.qa.overseers.human import exact_move
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import Task
 
@@ -61,14 +62,7 @@ def task_of(name: str, size: int) -> Task:
 def h_move(claim: dict) -> dict:
     """H's exact step on a claimed task, from what the claim returned alone, as the API takes
     it: {"answer": N} or {"ask": [[tokens], ...]}."""
-    task = task_of(claim["task"], claim["size"])
-    context = claim["context"]
-    inst = task.read_instance(np.array(context["facts"]))
-    answered = tuple((tuple(q), a) for q, a in context["answered"])
-    step = task.next_step(inst, tuple(context["question"]), answered)
-    if isinstance(step, tuple):
-        return {"ask": [[int(t) for t in q] for q in step]}
-    return {"answer": int(step)}
+    return exact_move(task_of(claim["task"], claim["size"]), claim["context"])
 
 
 class GaveUp(Exception):

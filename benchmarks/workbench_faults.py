@@ -299,6 +299,7 @@ def sample_steps(count: int, seed: int) -> list[tuple[dict, int, dict]]:
     a random point of H's chain on a sampled question, the subquestions answered truly."""
     import numpy as np
 
+    from ida.domains.qa.overseers.human import move_of
     from ida.domains.qa.tasks import get_task
     from ida.overseers.human.queue import context_of
 
@@ -318,15 +319,8 @@ def sample_steps(count: int, seed: int) -> list[tuple[dict, int, dict]]:
             answered = tuple((q, task.solve(inst, q)) for q in move)
         answered, move = chain[int(rng.integers(len(chain)))]
         context = context_of(inst.facts.tolist(), question, answered)
-        steps.setdefault(canonical(context), (context, level, encode(move)))
+        steps.setdefault(canonical(context), (context, level, move_of(move)))
     return list(steps.values())
-
-
-def encode(move) -> dict:
-    """H's step as the API takes it: {"answer": int} or {"ask": [[tokens], ...]}."""
-    if isinstance(move, tuple):
-        return {"ask": [[int(t) for t in q] for q in move]}
-    return {"answer": int(move)}
 
 
 @dataclass
@@ -343,6 +337,7 @@ class Setup:
     server: object = None
     postgres: object = None
     people: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (id, token)
+    truth: dict[str, dict] = field(default_factory=dict)  # step key -> the exact H's move
 
     def start_server(self) -> float:
         from ida.overseers.human.testing import free_port, start_server
@@ -386,9 +381,9 @@ class Setup:
         queue = StepQueue(self.engine)
         run_id = queue.run_id(run, TASK, SIZE)
         for start in range(0, len(steps), 500):
-            queue.post(
-                run_id, [Post(c, level, truth=m) for c, level, m in steps[start : start + 500]]
-            )
+            chunk = steps[start : start + 500]
+            keys = queue.post(run_id, [Post(c, level) for c, level, _ in chunk])
+            self.truth.update(zip(keys, (m for *_, m in chunk), strict=True))
         return run_id
 
 
@@ -607,7 +602,7 @@ def check(it: Setup, run_id: int, events: list[dict], person_of: dict[int, int])
 
     with it.engine.connect() as conn:
         rows = conn.execute(
-            select(A.c.id, A.c.state, A.c.fence, S.c.state, S.c.truth)
+            select(A.c.id, A.c.state, A.c.fence, S.c.state, S.c.key)
             .select_from(A.join(S, S.c.id == A.c.step_id))
             .where(S.c.run_id == run_id)
         ).all()
@@ -672,9 +667,9 @@ def check(it: Setup, run_id: int, events: list[dict], person_of: dict[int, int])
         "fence_mismatches": sum(
             answer_of[a].fence != fence for a, _, fence, _, _ in rows if a in answer_of
         ),
-        "wrong_moves": sum(
-            truth is not None and answer_of[a].move != truth
-            for a, _, _, _, truth in rows
+        "wrong_moves": sum(  # against the exact H's move on each step
+            key in it.truth and answer_of[a].move != it.truth[key]
+            for a, _, _, _, key in rows
             if a in answer_of
         ),
         "claims": counts["claim"],

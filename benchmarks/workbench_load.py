@@ -299,7 +299,7 @@ def bulk_answered(engine, count: int, seed: int = 3) -> str:
         with engine.begin() as conn:
             conn.execute(insert(S), [
                 dict(id=i, run_id=run, key=step_key(faults.TASK, faults.SIZE, c), level=level,
-                     context=c, truth=m, priority=0.0, state="done", move=m, created=now,
+                     context=c, priority=0.0, state="done", move=m, created=now,
                      done_at=now)
                 for i, (c, level, m) in zip(ids, chunk, strict=True)
             ])  # fmt: skip

@@ -98,7 +98,7 @@ class QAConfig(RunConfig):
         0, ge=0, description="overseer 'learned' or 'human': calls to H in all, at most (0: no cap)"
     )
     transcripts: str | None = Field(
-        None, description="overseer 'learned': a workbench export (JSON lines) H' learns from first"
+        None, description="overseer 'learned' or 'human': a workbench export H' learns from first"
     )
     transcript_steps: int = Field(
         200, ge=0, description="H''s training steps on the transcripts before the first round"
@@ -182,6 +182,8 @@ class QAConfig(RunConfig):
             raise ValueError("human_budget applies to overseer 'learned' or 'human'")
         if self.transcripts is not None and not learned:
             raise ValueError("transcripts apply to overseer 'learned' or 'human'")
+        if self.overseer != "human" and (self.db_run is not None or self.overlap != 1):
+            raise ValueError("db_run and overlap apply to overseer 'human'")
         if self.fan_d_model % self.model.n_heads:
             raise ValueError(
                 f"fan_d_model ({self.fan_d_model}) must be divisible by model.n_heads "

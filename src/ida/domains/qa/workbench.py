@@ -16,7 +16,7 @@ import numpy as np
 
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import PAD, QuestionForm, Slot, Task, _is_token
-from ida.overseers.human.queue import Move, QueueError
+from ida.overseers.human.protocol import Move, QueueError
 
 
 def _question(task: Task, question: Sequence[int]) -> str:
@@ -80,6 +80,8 @@ def parse_move(task: Task, context: dict, payload: Any) -> Move:
         if not 0 <= answer < task.answer_size:
             raise QueueError(f"answer {answer} is out of range 0..{task.answer_size - 1}", 422)
         return {"answer": int(answer)}
+    if context.get("last"):
+        raise QueueError("this is the last turn on this question: answer it", 422)
     asked = payload["ask"]
     if not isinstance(asked, list) or not 1 <= len(asked) <= 2:
         count = len(asked) if isinstance(asked, list) else "no list of"
@@ -92,6 +94,8 @@ def parse_move(task: Task, context: dict, payload: Any) -> Move:
             questions.append([int(t) for t in task.check_question(q)])
         except (ValueError, NotImplementedError) as err:
             raise QueueError(str(err).splitlines()[0][:300], 422) from None
+    if sorted(questions) == sorted(q for q, _ in context["answered"]):
+        raise QueueError("these subquestions are answered already: combine their answers", 422)
     return {"ask": questions}
 
 

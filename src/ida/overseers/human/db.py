@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -66,6 +67,8 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # a server and a trainer starting together
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 
@@ -83,6 +86,11 @@ def open_database(url: str = DEFAULT_DB, upgrade: bool = True) -> Engine:
     except OperationalError as err:
         engine.dispose()
         raise IdaError(f"cannot open database {safe_url(url)}: {_first_line(err)}") from None
+    except CommandError as err:  # a migration this version does not know: a newer ida's
+        engine.dispose()
+        raise IdaError(
+            f"database {safe_url(url)} was migrated by another version of ida: {err}"
+        ) from None
     except SQLAlchemyError as err:
         engine.dispose()
         raise IdaError(

@@ -46,13 +46,14 @@ def export_lines(engine: Engine, run: str | None = None) -> Iterator[str]:
         query = query.where(RUNS.c.name == run)
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     for task, size, name, context, move, person, at in iter_rows(engine, query):
-        yield dumps(
-            {
-                "task": task, "size": size, "run": name, "facts": context["facts"],
-                "question": context["question"], "answered": context["answered"],
-                "move": move, "person": person, "at": at,
-            }
-        ) + "\n"  # fmt: skip
+        record = {
+            "task": task, "size": size, "run": name, "facts": context["facts"],
+            "question": context["question"], "answered": context["answered"],
+            "move": move, "person": person, "at": at,
+        }  # fmt: skip
+        if context.get("last"):  # H's last turn on the question
+            record["last"] = True
+        yield dumps(record) + "\n"
 
 
 def read_steps(path: str | Path) -> Iterator[dict]:

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ida.core.errors import IdaError
 from ida.overseers.human.db import reading
+from ida.overseers.human.protocol import Move, QueueError
 from ida.overseers.human.schema import (
     DONE,
     HELD,
@@ -51,7 +52,6 @@ from ida.overseers.human.schema import (
     TreeNode,
 )
 
-Move = dict[str, Any]  # {"answer": int} or {"ask": [question, ...]} (a question: list of ints)
 A, S, SQ = Assignment.__table__, Step.__table__, Subquestion.__table__
 ANSWERS, RUNS, PEOPLE = Answer.__table__, Run.__table__, Person.__table__
 NODES = TreeNode.__table__
@@ -61,6 +61,11 @@ REAP = (
     update(A)
     .where(A.c.state == HELD, A.c.lease_until < bindparam("now"))
     .values(state=QUEUED, holder_id=None, lease_until=None)
+)
+# two claims by one person at once (a double click) would each miss the other's at READ
+# COMMITTED and take two tasks: the person's row serialises them (SQLite: a no-op)
+LOCK_PERSON = (
+    select(PEOPLE.c.id).where(PEOPLE.c.id == bindparam("person")).with_for_update(key_share=True)
 )
 MINE = select(A.c.id).where(A.c.holder_id == bindparam("person"), A.c.state == HELD).limit(1)
 HELD_VIEW = (
@@ -137,30 +142,26 @@ def _claim(lock: bool, by_run: bool):
     )  # fmt: skip
 
 
-class QueueError(IdaError):
-    """A request the queue refuses; ``status`` is the HTTP status that says why."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
-
-
 def step_key(task: str, size: int, context: dict) -> str:
     """The memo key of a step: a hash of the task and the context H sees."""
-    canonical = json.dumps(
-        [task, size, context["facts"], context["question"], context["answered"]],
-        separators=(",", ":"),
-    )
+    parts = [task, size, context["facts"], context["question"], context["answered"]]
+    if context.get("last"):  # H's last turn on the question: it must answer
+        parts.append("last")
+    canonical = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def context_of(facts: list, question: Sequence[int], answered: Iterable) -> dict:
-    """A step's context as stored: facts rows, the question, [[subquestion, answer], ...]."""
-    return {
+def context_of(facts: list, question: Sequence[int], answered: Iterable, last=False) -> dict:
+    """A step's context as stored: facts rows, the question, [[subquestion, answer], ...], and
+    ``last`` where it is H's last turn on the question (only an answer will do)."""
+    context = {
         "facts": facts,
         "question": [int(t) for t in question],
         "answered": [[[int(t) for t in q], int(a)] for q, a in answered],
     }
+    if last:
+        context["last"] = True
+    return context
 
 
 def is_answer(move: Move) -> bool:
@@ -175,7 +176,6 @@ class Post:
     level: int = 0
     suggestion: int | None = None  # the model's answer to the question
     suspicion: float | None = None  # how suspect that answer is, in [0, 1]; orders the queue
-    truth: Move | None = None  # H's exact move, where the run knows it (the tree viewer marks)
     origin: int | None = None  # the subquestion this step's chain answers
 
 
@@ -201,8 +201,16 @@ class StepQueue:
     """The queue on ``engine``. ``lock`` and ``fence`` are on except in the fault harness's
     negative controls, which turn one off to show that the harness catches what it guards."""
 
-    def __init__(self, engine: Engine, lease: float = 120.0, lock: bool = True, fence: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        lease: float = 120.0,
+        lock: bool = True,
+        fence: bool = True,
+        max_hold: float = 3600.0,
+    ):
         self.engine, self.lease, self.lock, self.fence = engine, lease, lock, fence
+        self.max_hold = max_hold  # heartbeats keep a task no longer (a tab left open)
         self._overlaps: dict[int, int] = {}  # run -> its overlap
 
     # runs
@@ -249,7 +257,7 @@ class StepQueue:
         step = conn.execute(  # a post of the same context at the same moment inserts nothing
             dialect.insert(S).values(
                 run_id=run, key=key, level=post.level, context=post.context,
-                suggestion=post.suggestion, suspicion=post.suspicion, truth=post.truth,
+                suggestion=post.suggestion, suspicion=post.suspicion,
                 origin_id=post.origin, priority=priority, state=OPEN, created=time.time(),
             ).on_conflict_do_nothing(index_elements=["key"]).returning(S.c.id)
         ).scalar()  # fmt: skip
@@ -308,6 +316,7 @@ class StepQueue:
         do. ``runs`` limits the claim to those runs' steps."""
         now = time.time()
         with self.engine.begin() as conn:
+            conn.execute(LOCK_PERSON, {"person": person})  # one claim per person at a time
             conn.execute(REAP, {"now": now})  # expired leases back to the queue
             held = conn.execute(MINE, {"person": person}).scalar()
             if held is None:
@@ -321,13 +330,14 @@ class StepQueue:
 
     def heartbeat(self, person: int, assignment: int, fence: int) -> float:
         """Extend the lease of a held assignment; returns the new end of the lease."""
-        until = time.time() + self.lease
+        now = time.time()
+        until = now + self.lease
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(A)
                 .where(
-                    A.c.id == assignment, A.c.holder_id == person,
-                    A.c.fence == fence, A.c.state == HELD,
+                    A.c.id == assignment, A.c.holder_id == person, A.c.fence == fence,
+                    A.c.state == HELD, A.c.claimed_at > now - self.max_hold,
                 ).values(lease_until=until)
             ).rowcount  # fmt: skip
             if not done:
@@ -379,6 +389,8 @@ class StepQueue:
             raise QueueError(
                 "you do not hold this task (its lease ran out or it is someone else's)"
             )
+        if move is None and row.fence == fence:
+            raise QueueError("this task has been held too long: submit it or leave it")
         raise QueueError("stale claim: this task was claimed again since (reload to get it)")
 
     # what a submission causes
@@ -439,7 +451,7 @@ class StepQueue:
             select(RUNS.c.task, RUNS.c.size, RUNS.c.overlap).where(RUNS.c.id == row.run_id)
         ).one()
         context = dict(row.context, answered=[[q, a] for q, a in subs])
-        post = Post(context, row.level, row.suggestion, row.suspicion, None, row.origin_id)
+        post = Post(context, row.level, row.suggestion, row.suspicion, row.origin_id)
         self._post(conn, row.run_id, run.task, run.size, run.overlap, post)
 
     def record_trees(self, run: int, round_: int, trees: Sequence[Sequence[dict]]) -> None:

@@ -67,7 +67,6 @@ class Step(Base):
     context: Mapped[dict] = mapped_column(JSON)
     suggestion: Mapped[int | None] = mapped_column(Integer, nullable=True)
     suspicion: Mapped[float | None] = mapped_column(Float, nullable=True)
-    truth: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # H's exact move, if known
     origin_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # subquestion answered
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     state: Mapped[str] = mapped_column(String(10), default=OPEN)

@@ -107,6 +107,9 @@ def test_answer_fan_out_fan_in_and_the_tree(server, page):
                      person_id=None, created=time.time()),
             ],
         )  # fmt: skip
+    page.goto(base + "/logout")
+    page.click("button[type=submit]")
+    sign_in(page, base, bench, who="ada")  # the tree viewer is the admins'
     page.goto(base + "/runs/uf/trees")
     tree = page.inner_text(".tree")
     asked = bench.task.format_question(tuple(context["question"]))

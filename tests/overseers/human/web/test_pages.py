@@ -164,7 +164,8 @@ def test_tree_viewer(bench):
                      created=now),
             ],
         )  # fmt: skip
-    client = sign_in(bench.client(), bench)
+    assert sign_in(bench.client(), bench).get("/runs/uf/trees").status_code == 403  # admins'
+    client = sign_in(bench.client(), bench, who="ada")
     page = client.get("/runs/uf/trees")
     assert page.status_code == 200
     assert "value(x1)" in page.text and "root(x1)" in page.text
@@ -199,7 +200,7 @@ def test_the_models_own_tree_of_a_trained_run(bench, tmp_path):
     )  # fmt: skip
     train(domain_of("union_find").configure("union_find", settings), tmp_path / "run")
     bench.queue.run_id("trained", "union_find", 8, directory=str(tmp_path / "run"))
-    client = sign_in(bench.client(), bench)
+    client = sign_in(bench.client(), bench, who="ada")
     page = client.get("/runs/trained/model?seed=1")
     assert page.status_code == 200 and "cannot show" not in page.text
     assert "<h2>ida show</h2>" in page.text and "<h2>ida audit</h2>" in page.text

@@ -2,10 +2,10 @@
 
 * ``/admin`` (admins): the runs (steps open and done), the queue's depth by level, answers per
   hour per person over the last day, agreement among replicas, and the leases in flight.
-* ``/runs/{name}/trees``: the run's recorded trees, newest first, paged; each node's question,
-  answer, who answered and whether rightly.
-* ``/runs/{name}/model``: the run's model on a fresh question, as ``ida show`` and ``ida audit``
-  print it, where the run's directory holds a trained run.
+* ``/runs/{name}/trees`` (admins): the run's recorded trees, newest first, paged; each node's
+  question, answer, who answered and whether rightly.
+* ``/runs/{name}/model`` (admins): the run's model on a fresh question, as ``ida show`` and
+  ``ida audit`` print it, where the run's directory holds a trained run.
 """
 
 from __future__ import annotations
@@ -150,11 +150,11 @@ def _run(bench, name: str):
     return row
 
 
-@router.get("/runs/{name}/trees")
+@router.get("/runs/{name:path}/trees")
 def trees(
     request: Request,
     name: str,
-    signed: Session,
+    signed: Admin,
     page_number: Annotated[int, Query(alias="page")] = 1,
 ) -> Response:
     bench = wb(request)
@@ -191,7 +191,7 @@ def trees(
 
 
 def _node(view: Any, row: Any) -> dict[str, Any]:
-    who = row.person if row.by == "person" and row.person else row.by
+    who = row.person or row.by  # the person who gave the answer, else model, learned, ...
     right = None if row.truth is None else row.answer == row.truth
     return dict(
         question=view.question(row.question), answer=view.answer(row.answer), by=who,
@@ -210,8 +210,8 @@ def rich_html(renderable: Any) -> Markup:
     return Markup(console.export_html(inline_styles=True, code_format="<pre>{code}</pre>"))
 
 
-@router.get("/runs/{name}/model")
-def model(request: Request, name: str, signed: Session, seed: int = 0) -> Response:
+@router.get("/runs/{name:path}/model")
+def model(request: Request, name: str, signed: Admin, seed: int = 0) -> Response:
     bench = wb(request)
     run = _run(bench, name)
     shown: list[tuple[str, Markup]] = []

@@ -141,7 +141,7 @@ class Auth:
         if not cookie or len(cookie) > 300:
             return None
         payload, _, signature = cookie.rpartition(".")
-        if not hmac.compare_digest(self.sign(payload), signature):
+        if not hmac.compare_digest(self.sign(payload).encode(), signature.encode()):
             return None
         try:
             person, nonce, issued = payload.split(".")
@@ -157,7 +157,11 @@ class Auth:
         return self.sign("csrf." + nonce)
 
     def check_csrf(self, expected: str | None, given: object) -> None:
-        if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+        if (
+            not expected
+            or not isinstance(given, str)
+            or not hmac.compare_digest(expected.encode(), given.encode())
+        ):
             raise Refused(
                 "this form's security token is missing or out of date: reload the page and try "
                 "again (nothing was changed)",

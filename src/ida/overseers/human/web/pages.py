@@ -77,7 +77,12 @@ def home(request: Request) -> Response:
 
 
 @router.get("/login")
+def login_form(request: Request) -> Response:
+    return login_page(request)
+
+
 def login_page(request: Request, error: str | None = None) -> Response:
+    """The sign-in form (with ``error``, set by the server only, never from the URL)."""
     nonce = secrets.token_urlsafe(12)
     response = page(
         request, "login.html", status=401 if error else 200, error=error,
@@ -146,7 +151,6 @@ def work(request: Request, signed: Session) -> Response:
     return page(
         request, "work.html", user=signed.who, csrf=signed.csrf, held=held, view=view,
         suggestion=suggestion, progress=done, lease=bench.queue.lease,
-        error=request.query_params.get("error"),
     )  # fmt: skip
 
 

@@ -79,7 +79,6 @@ def upgrade() -> None:
         sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("suggestion", sa.Integer(), nullable=True),
         sa.Column("suspicion", sa.Float(), nullable=True),
-        sa.Column("truth", sa.JSON(), nullable=True),
         sa.Column("origin_id", sa.Integer(), nullable=True),
         sa.Column("priority", sa.Float(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
