@@ -85,3 +85,33 @@ def test_build_question_from_a_form():
         assert refused.value.status == 422
     assert bench.question([ROOT, VAR + 1]) == "root(x1)" and bench.answer(3) == "3"
     assert bench.fact([4, VAR, VAR + 8 + 2]) == "x0 := 2"
+
+
+def refused_with_422(task, context, payload, says):
+    with pytest.raises(QueueError, match=says) as refused:
+        parse_move(task, context, payload)
+    assert refused.value.status == 422
+
+
+def test_asking_again_the_answered_subquestions_is_refused():
+    task = get_task("union_find", 8)
+    _, _, context = a_context(task)
+    one, two, new = [ROOT, VAR + 2], [VALUE, VAR + 3], [ROOT, VAR + 4]
+    context["answered"] = [[one, 5], [two, 1]]
+    for asked in ([one, two], [two, one]):  # in any order
+        refused_with_422(task, context, {"ask": asked}, "answered already")
+    assert parse_move(task, context, {"ask": [new]}) == {"ask": [new]}  # a new one is fine
+    context["answered"] = [[one, 5]]
+    refused_with_422(task, context, {"ask": [one]}, "answered already")
+    assert parse_move(task, context, {"ask": [one, new]}) == {"ask": [one, new]}
+
+
+def test_the_last_turn_takes_only_an_answer():
+    task = get_task("union_find", 8)
+    _, _, context = a_context(task)
+    context["answered"] = [[[ROOT, VAR + 2], 5]]
+    assert parse_move(task, context, {"ask": [[ROOT, VAR + 4]]}) == {"ask": [[ROOT, VAR + 4]]}
+    context["last"] = True
+    for asked in ([[ROOT, VAR + 4]], [[ROOT, VAR + 4], [VALUE, VAR + 1]]):
+        refused_with_422(task, context, {"ask": asked}, "last turn")
+    assert parse_move(task, context, {"answer": 3}) == {"answer": 3}

@@ -99,6 +99,14 @@ def test_a_sqlite_file_in_a_missing_directory_is_a_one_line_error(tmp_path):
     one_line(caught.value, "cannot open database")
 
 
+def test_a_database_migrated_by_another_version_is_a_one_line_error(engine, db_url):
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(IdaError) as caught:
+        open_database(db_url)
+    one_line(caught.value, "another version", "9999")
+
+
 def test_sqlite_runs_in_wal_mode(sqlite_url):
     engine = open_database(sqlite_url)
     try:

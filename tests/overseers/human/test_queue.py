@@ -24,7 +24,7 @@ from ida.overseers.human.queue import (
     context_of,
     step_key,
 )
-from ida.overseers.human.schema import DONE, OPEN, QUEUED
+from ida.overseers.human.schema import DONE, HELD, OPEN, QUEUED
 
 FACTS = [[1, 2, 3], [4, 5, 6]]
 
@@ -147,6 +147,28 @@ def test_a_heartbeat_extends_the_lease(engine, ada, bob):
     with pytest.raises(QueueError) as caught:
         queue.heartbeat(ada, 10_000, 1)
     assert caught.value.status == 404
+
+
+def test_the_last_turn_is_a_step_of_its_own():
+    question, answered = [2, 7], [([2, 4], 3)]
+    last = context_of(FACTS, question, answered, last=True)
+    assert last["last"] is True
+    assert step_key("union_find", 8, last) != step_key("union_find", 8, ctx(question, answered))
+
+
+def test_heartbeats_keep_a_task_no_longer_than_max_hold(engine, ada):
+    queue = StepQueue(engine, lease=30, max_hold=0.5)
+    (key,) = queue.post(queue.run_id("r", "union_find", 8), [Post(ctx([1, 2]))])
+    held = queue.claim(ada)
+    queue.heartbeat(ada, held.assignment, held.fence)  # within max_hold
+    time.sleep(0.6)
+    still = queue.held_by(ada)  # the lease still runs
+    assert (still.assignment, still.fence) == (held.assignment, held.fence)
+    with pytest.raises(QueueError, match="held too long") as caught:
+        queue.heartbeat(ada, held.assignment, held.fence)
+    assert caught.value.status == 409
+    assert queue.submit(ada, held.assignment, held.fence, {"answer": 1}) is True
+    assert queue.moves([key]) == {key: ({"answer": 1}, "ada")}
 
 
 @pytest.mark.parametrize("next_holder", ["someone else", "the same person in a new tab"])
@@ -435,3 +457,22 @@ def test_concurrent_chain_answers_ready_the_fan_in_on_postgresql(pg_queue, monke
     fan_in = ctx([2, 7], [([2, 4], answers[4]), ([4, 7], answers[7])])
     assert queue.step_of(step_key("union_find", 8, fan_in)) is not None
     assert queue.claim(ada).context == fan_in
+
+
+def test_one_persons_claims_at_once_take_one_task_on_postgresql(pg_queue):
+    queue, engine = pg_queue, pg_queue.engine
+    ada = person(engine, "ada")
+    queue.post(queue.run_id("r", "union_find", 8), [Post(ctx([1, q])) for q in range(25)])
+    barrier = threading.Barrier(2, timeout=20)
+    for _ in range(20):
+        claims: list = []
+
+        def claim():
+            barrier.wait()
+            claims.append(queue.claim(ada))
+
+        run_both(claim, claim)
+        assert len(claims) == 2 and claims[0] == claims[1] is not None
+        assert count(engine, A, A.c.holder_id == ada, A.c.state == HELD) == 1
+        held = claims[0]
+        queue.submit(ada, held.assignment, held.fence, {"answer": 0})

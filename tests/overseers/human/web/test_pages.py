@@ -206,3 +206,43 @@ def test_the_models_own_tree_of_a_trained_run(bench, tmp_path):
     assert "<h2>ida show</h2>" in page.text and "<h2>ida audit</h2>" in page.text
     assert "overseer calls" in page.text and "first wrong node" in page.text
     assert "<script" not in page.text
+
+
+def test_non_ascii_security_tokens_are_refused_not_errors(bench):
+    bench.post(level=0)
+    client = bench.client()
+    page = client.get("/login")
+    login = client.post("/login", data={"token": bench.tokens["bob"], "csrf": "é"})
+    assert login.status_code == 403 and "security token" in login.text
+    sign_in(client, bench)
+    form = fields(client.get("/work").text, "answer-form")
+    before = bench.counts()
+    refused = client.post("/work/submit", data=form | {"csrf": "é", "answer": "1"})
+    assert refused.status_code == 403 and "security token" in refused.text
+    assert bench.counts() == before
+    assert page.status_code == 200
+    for cookie in ("é", "1.abc.123.é", f"{client.cookies['ida_session']}é"):
+        stranger = bench.client()  # the cookie as raw bytes: httpx sends only ASCII str headers
+        header = {"cookie": f"ida_session={cookie}".encode()}
+        work = stranger.get("/work", headers=header, follow_redirects=False)
+        assert work.status_code == 303 and work.headers["location"] == "/login"
+        post = stranger.post("/work/submit", headers=header, data={"csrf": "x"})
+        assert post.status_code == 401
+
+
+def test_the_tree_viewer_of_a_run_named_with_a_slash(bench):
+    run = bench.queue.run_id("runs/uf-people", "union_find", 8)
+    facts = [[4, VAR, VAR + 8 + 3]] + [[0, 0, 0]] * 7
+    node = dict(parent=None, question=[VALUE, VAR + 1], answer=3, truth=3, by="person",
+                person="bob", facts=facts)  # fmt: skip
+    bench.queue.record_trees(run, 0, [[node]])
+    annotator = sign_in(bench.client(), bench, "bob")
+    for page in ("trees", "model"):
+        assert annotator.get(f"/runs/runs/uf-people/{page}").status_code == 403
+    client = sign_in(bench.client(), bench, "ada")
+    page = client.get("/runs/runs/uf-people/trees")
+    assert page.status_code == 200
+    assert "value(x1)" in page.text and "[bob]" in page.text and "x0 := 3" in page.text
+    assert "value(x1)" not in client.get("/runs/uf/trees").text  # the other run's trees
+    model = client.get("/runs/runs/uf-people/model")
+    assert model.status_code == 200 and "no directory" in model.text

@@ -24,9 +24,9 @@ from sqlalchemy import Integer, cast, func, select
 from ida.overseers.human.db import reading
 from ida.overseers.human.queue import ANSWERS, DONE, HELD, PEOPLE, QUEUED, RUNS, A, QueueError, S
 from ida.overseers.human.schema import TreeNode
-from ida.overseers.human.web.app import wb
 from ida.overseers.human.web.auth import Refused
 from ida.overseers.human.web.pages import Session, Signed, page
+from ida.overseers.human.web.state import wb
 
 router = APIRouter()
 NODES = TreeNode.__table__

@@ -1,189 +1,17 @@
 """The workbench's web app: ``make_app(url)`` opens the database and serves the JSON API
-(``api``), the pages people work in (``pages``) and the admin's views (``admin``).
-
-Errors never carry a traceback to a client: a refused API request is ``{"error": "one line"}``
-with its status, a refused page request a small HTML page saying why.
-"""
+(``api``), the pages people work in (``pages``) and the admin's views (``admin``), on the
+shared ``state``."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
-import threading
-from collections import OrderedDict
-from pathlib import Path
-from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine, select
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ida.core.errors import IdaError
-from ida.core.registry import domain_of
-from ida.overseers.human.db import open_database, reading
-from ida.overseers.human.queue import RUNS, A, QueueError, S, StepQueue
-from ida.overseers.human.web.auth import Auth, NotSignedIn, Refused, session_secret
-
-HERE = Path(__file__).parent
-MAX_BODY = 64 * 1024
-UNSAFE = (None, "no-lock", "no-fence")
-log = logging.getLogger("ida.workbench")
-
-
-class Workbench:
-    """What every request shares: the database, the queue, sign-in, and caches of the tasks'
-    views and of the contexts of recently claimed assignments.
-
-    ``serial`` is held around every use of the database: on SQLite, whose every transaction
-    takes the one write lock (``BEGIN IMMEDIATE``), the server's threads wait their turn on a
-    mutex instead of in SQLite's busy handler, which sleeps and polls (under load some waited
-    seconds while others went first); on PostgreSQL it is a no-op."""
-
-    def __init__(self, engine: Engine, queue: StepQueue):
-        self.engine, self.queue = engine, queue
-        sqlite = engine.dialect.name == "sqlite"
-        self.serial = threading.Lock() if sqlite else contextlib.nullcontext()
-        self.inline = sqlite
-        self.auth = Auth(engine, session_secret(engine), self.serial)
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
-        self._benches: dict[tuple[str, int], Any] = {}
-        self._contexts: OrderedDict[int, tuple[str, int, dict]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    async def run(self, call, *args) -> Any:
-        """``call(*args)`` on the database: on SQLite in the event loop itself (its writes take
-        turns anyway, and a thread hop costs more than a claim), on PostgreSQL in the thread
-        pool, so that requests wait on the database side by side."""
-        if self.inline:
-            with self.serial:
-                return call(*args)
-        return await run_in_threadpool(call, *args)
-
-    def bench(self, task: str, size: int) -> Any:
-        """The domain's view of ``task`` at ``size`` (``Domain.workbench``), cached."""
-        found = self._benches.get((task, size))
-        if found is None:
-            domain = domain_of(task)
-            if domain.workbench is None:
-                raise IdaError(f"the {domain.name} domain has no workbench view")
-            found = self._benches[(task, size)] = domain.workbench(task, size)
-        return found
-
-    def remember(self, assignment: int, task: str, size: int, context: dict) -> None:
-        with self._lock:
-            self._contexts[assignment] = (task, size, context)
-            if len(self._contexts) > 20_000:
-                self._contexts.popitem(last=False)
-
-    def context_of(self, assignment: int) -> tuple[str, int, dict]:
-        """(task, size, context) of an assignment's step; 404 if there is no such task."""
-        found = self._contexts.get(assignment)
-        if found is not None:
-            return found
-        with self.serial, reading(self.engine) as conn:
-            row = conn.execute(
-                select(RUNS.c.task, RUNS.c.size, S.c.context)
-                .select_from(A.join(S, S.c.id == A.c.step_id).join(RUNS, RUNS.c.id == S.c.run_id))
-                .where(A.c.id == assignment)
-            ).first()
-        if row is None:
-            raise QueueError(f"no task {assignment}", 404)
-        self.remember(assignment, *row)
-        return tuple(row)
-
-
-def wb(request: Request) -> Workbench:
-    return request.app.state.wb
-
-
-async def read_body(request: Request) -> bytes:
-    """The request's body, refused (413) past 64 KiB by its Content-Length or its bytes."""
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise Refused("bad Content-Length", 400)
-        if int(length) > MAX_BODY:
-            raise Refused("the request body is over 64 KiB", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Refused("the request body is over 64 KiB", 413)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    request._body = body  # the form parser reads it from here
-    return body
-
-
-async def json_body(request: Request) -> Any:
-    """The request's JSON (None for an empty body): 400 if not UTF-8 or not JSON."""
-    body = await read_body(request)
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise Refused("the request body is not valid UTF-8", 400) from None
-    except ValueError:
-        raise Refused("the request body is not JSON", 400) from None
-
-
-def one_line(message: object) -> str:
-    text = str(message).strip().splitlines()
-    return (text[0] if text else "error")[:500]
-
-
-def error_response(request: Request, message: str, status: int) -> Response:
-    """The error as JSON on /api, else as a small page."""
-    message = one_line(message)
-    if request.url.path.startswith("/api") or request.headers.get("x-requested-with") == "fetch":
-        return JSONResponse({"error": message}, status_code=status)
-    return wb(request).templates.TemplateResponse(
-        request, "error.html", {"message": message, "status": status}, status_code=status
-    )
-
-
-def install_errors(app: FastAPI) -> None:
-    @app.exception_handler(Refused)
-    @app.exception_handler(QueueError)
-    async def refused(request: Request, err: Refused | QueueError) -> Response:
-        return error_response(request, str(err), err.status)
-
-    @app.exception_handler(NotSignedIn)
-    async def sign_in(request: Request, err: NotSignedIn) -> Response:
-        return RedirectResponse("/login", status_code=303)
-
-    @app.exception_handler(IdaError)
-    async def ida_error(request: Request, err: IdaError) -> Response:
-        return error_response(request, str(err), 400)
-
-    @app.exception_handler(ValueError)
-    async def value_error(request: Request, err: ValueError) -> Response:
-        return error_response(request, str(err), 422)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, err: RequestValidationError) -> Response:
-        errors = err.errors()
-        where = ".".join(str(p) for p in errors[0].get("loc", ())) if errors else "request"
-        return error_response(request, f"invalid {where}", 422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
-        message = {404: "not found", 405: "method not allowed"}.get(err.status_code, err.detail)
-        return error_response(request, str(message), err.status_code)
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, err: Exception) -> Response:
-        log.exception("error serving %s", request.url.path)
-        if request.url.path.startswith("/api"):
-            return JSONResponse({"error": "internal server error"}, status_code=500)
-        return HTMLResponse("<h1>internal server error</h1>", status_code=500)
+from ida.overseers.human.db import open_database
+from ida.overseers.human.queue import StepQueue
+from ida.overseers.human.web import admin, api, pages
+from ida.overseers.human.web.state import HERE, UNSAFE, Workbench, install_errors
 
 
 def make_app(url: str, lease: float = 120.0, unsafe: str | None = None) -> FastAPI:
@@ -193,8 +21,6 @@ def make_app(url: str, lease: float = 120.0, unsafe: str | None = None) -> FastA
         raise IdaError(f"--unsafe must be no-lock or no-fence, not {unsafe!r}")
     if not lease > 0:
         raise IdaError(f"the lease must be positive, not {lease}")
-    from ida.overseers.human.web import admin, api, pages
-
     engine = open_database(url)
     queue = StepQueue(engine, lease, lock=unsafe != "no-lock", fence=unsafe != "no-fence")
     app = FastAPI(title="ida workbench", docs_url=None, redoc_url=None, openapi_url=None)

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 
 from ida.overseers.human.db import reading
 from ida.overseers.human.queue import ANSWERS, QUEUED, A, QueueError
-from ida.overseers.human.web.app import Workbench, read_body, wb
 from ida.overseers.human.web.auth import (
     LOGIN,
     SESSION,
@@ -27,6 +26,7 @@ from ida.overseers.human.web.auth import (
     Refused,
     Who,
 )
+from ida.overseers.human.web.state import Workbench, read_body, wb
 
 router = APIRouter()
 
