@@ -5,6 +5,7 @@ from the facts alone) and answer through the real queue on a real SQLite databas
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -169,3 +170,27 @@ def test_bad_exports_and_settings_are_one_line_errors(tiny, tmp_path, monkeypatc
         "--db", "nosuch://x", "--steps", "2", "--out", tmp_path / "run",
     )  # fmt: skip
     one_line_error(code, err, "database")
+
+
+@pytest.mark.parametrize(
+    "move, says",
+    [
+        ({"answer": 8}, "out of range"),
+        ({"ask": [[2, 5], [2, 6], [2, 7]]}, "not 3"),
+        ({"ask": [[3, 5]]}, "fits none"),
+    ],
+)
+def test_an_exported_move_the_task_cannot_take_is_a_one_line_error(tmp_path, move, says):
+    from ida.domains.qa.tasks import get_task
+
+    task = get_task("union_find", 8)
+    facts = task.sample_instance(np.random.default_rng(0)).facts.tolist()
+    good = dict(task="union_find", size=8, facts=facts, question=[2, 5], answered=[])
+    lines = [dict(good, move={"answer": 1}), dict(good, move=move)]
+    export = tmp_path / "steps.jsonl"
+    export.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(IdaError, match=f"record 2 is not a step of union_find: .*{says}") as bad:
+        read_transcript(task, str(export))
+    assert "\n" not in str(bad.value)
+    export.write_text(json.dumps(lines[0]) + "\n")
+    assert [step for *_, step in read_transcript(task, str(export))] == [1]

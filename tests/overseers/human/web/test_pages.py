@@ -211,7 +211,7 @@ def test_the_models_own_tree_of_a_trained_run(bench, tmp_path):
 def test_non_ascii_security_tokens_are_refused_not_errors(bench):
     bench.post(level=0)
     client = bench.client()
-    page = client.get("/login")
+    client.get("/login")  # the login form's nonce cookie
     login = client.post("/login", data={"token": bench.tokens["bob"], "csrf": "é"})
     assert login.status_code == 403 and "security token" in login.text
     sign_in(client, bench)
@@ -220,7 +220,6 @@ def test_non_ascii_security_tokens_are_refused_not_errors(bench):
     refused = client.post("/work/submit", data=form | {"csrf": "é", "answer": "1"})
     assert refused.status_code == 403 and "security token" in refused.text
     assert bench.counts() == before
-    assert page.status_code == 200
     for cookie in ("é", "1.abc.123.é", f"{client.cookies['ida_session']}é"):
         stranger = bench.client()  # the cookie as raw bytes: httpx sends only ASCII str headers
         header = {"cookie": f"ida_session={cookie}".encode()}
