@@ -55,6 +55,7 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        # pre-ping: a connection the server dropped (a restart) is replaced, not failed on
         return create_engine(parsed, pool_size=32, max_overflow=32, pool_pre_ping=True)
     raise IdaError(f"unsupported database {backend!r}: use sqlite:///FILE or postgresql://...")
 

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ida.core.errors import IdaError
@@ -174,6 +175,12 @@ def install_errors(app: FastAPI) -> None:
     async def http_error(request: Request, err: StarletteHTTPException) -> Response:
         message = {404: "not found", 405: "method not allowed"}.get(err.status_code, err.detail)
         return error_response(request, str(message), err.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def database_down(request: Request, err: DBAPIError) -> Response:
+        if not err.connection_invalidated:
+            return await crashed(request, err)
+        return error_response(request, "the database is restarting: try again in a moment", 503)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, err: Exception) -> Response:
