@@ -338,13 +338,14 @@ class Setup:
     postgres: object = None
     people: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (id, token)
     truth: dict[str, dict] = field(default_factory=dict)  # step key -> the exact H's move
+    server_args: tuple[str, ...] = ()  # more options of `ida workbench serve`
 
     def start_server(self) -> float:
         from ida.overseers.human.testing import free_port, start_server
 
         began = time.time()
         self.port = self.port or free_port()
-        args = ["--host", "127.0.0.1", "--lease", str(self.lease)]
+        args = ["--host", "127.0.0.1", "--lease", str(self.lease), *self.server_args]
         if self.unsafe:
             args += ["--unsafe", self.unsafe]
         self.server = start_server(self.url, self.port, *args)
@@ -400,9 +401,17 @@ def postgres_cluster(backend: str):
 
 
 @contextmanager
-def setup(backend: str, directory: Path, lease: float, unsafe: str | None = None, cluster=None):
+def setup(
+    backend: str,
+    directory: Path,
+    lease: float,
+    unsafe: str | None = None,
+    cluster=None,
+    server_args: tuple[str, ...] = (),
+):
     """A fresh database (a SQLite file in ``directory``, or a new database on ``cluster``) with
-    a server on it; the server is killed and the engine disposed afterwards."""
+    a server on it (``server_args``: more options of ``ida workbench serve``); the server is
+    killed and the engine disposed afterwards."""
     from ida.overseers.human.db import open_database
 
     if backend == "sqlite":
@@ -410,7 +419,7 @@ def setup(backend: str, directory: Path, lease: float, unsafe: str | None = None
     else:
         url = cluster.new_database()
     engine = open_database(url)
-    it = Setup(backend, url, engine, lease, unsafe, postgres=cluster)
+    it = Setup(backend, url, engine, lease, unsafe, postgres=cluster, server_args=server_args)
     try:
         it.start_server()
         yield it

@@ -386,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="the measured window")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--processes", type=int, default=1, help="client processes")
+    parser.add_argument("--server-workers", type=int, default=1, help="server processes")
     parser.add_argument(
         "--steps-per-second", type=float, default=400.0,
         help="steps posted per second of the run (more than the server can answer)",
@@ -402,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
             with ExitStack() as stack:
                 cluster = stack.enter_context(faults.postgres_cluster(backend))
                 if args.only != "export":
-                    it = stack.enter_context(faults.setup(backend, directory, 120.0, None, cluster))
+                    serve = ("--workers", str(args.server_workers))
+                    it = stack.enter_context(
+                        faults.setup(backend, directory, 120.0, None, cluster, serve)
+                    )
                     profile = args.profile_server
                     if profile is not None and len(backends) > 1:
                         profile = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}")

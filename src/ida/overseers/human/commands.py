@@ -5,6 +5,7 @@ runs, so ``ida --help`` stays fast and works without the ``web`` extra."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,18 +46,42 @@ def serve(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     lease: Annotated[float, typer.Option(help="seconds a claimed task is held")] = 120.0,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    workers: Annotated[
+        int, typer.Option(help="server processes (for PostgreSQL; SQLite has one writer)")
+    ] = 1,
     unsafe: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Serve the workbench (pages at /work, JSON API at /api)."""
+    import os
+
     import uvicorn
 
     from ida.overseers.human.web.app import make_app
 
     if not 0 < port < 65536:
         raise IdaError(f"--port must be from 1 to 65535, not {port}")
-    app = make_app(db, lease=lease, unsafe=unsafe)
+    if workers < 1:
+        raise IdaError(f"--workers must be at least 1, not {workers}")
+    app = make_app(db, lease=lease, unsafe=unsafe)  # migrates, and fails here on a bad --db
     print(f"workbench on http://{host}:{port}/ (database {_safe(db)})", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="warning")
+    run = dict(host=host, port=port, access_log=access_log, log_level="warning")
+    if workers == 1:
+        uvicorn.run(app, **run)
+        return
+    os.environ[SETTINGS] = json.dumps({"url": db, "lease": lease, "unsafe": unsafe})
+    uvicorn.run(f"{__name__}:app_from_environment", factory=True, workers=workers, **run)
+
+
+SETTINGS = "IDA_WORKBENCH"  # how ``serve --workers N`` hands its settings to each process
+
+
+def app_from_environment():
+    """The app of ``serve --workers N``, in each worker process."""
+    import os
+
+    from ida.overseers.human.web.app import make_app
+
+    return make_app(**json.loads(os.environ[SETTINGS]))
 
 
 @workbench.command("add-user")

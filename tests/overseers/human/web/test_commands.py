@@ -68,3 +68,28 @@ def test_the_cli_does_not_import_the_web_stack():
     check = "import sys, ida.cli; print(sorted({'fastapi', 'sqlalchemy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_serve_with_several_processes(monkeypatch, capsys, tmp_path):
+    import urllib.request
+
+    from ida.overseers.human.people import add_person
+    from ida.overseers.human.testing import free_port, start_server, stop_server
+
+    url = f"sqlite:///{tmp_path / 'wb.db'}"
+    token = add_person(open_database(url), "ada")
+    server = start_server(url, free_port(), "--workers", "2")
+    try:
+        port = server.args[server.args.index("--port") + 1]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/claim", method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204  # signed in, nothing queued, in either process
+    finally:
+        stop_server(server)
+    one_line_error(
+        *run_ida(monkeypatch, capsys, "workbench", "serve", "--db", url, "--workers", "0")[::2],
+        "--workers",
+    )
