@@ -125,9 +125,59 @@ def _drive(url: str, tokens: list[str], start: float, end: float):
     return stamps, refused, time.process_time()
 
 
+async def _exchange(reader, writer, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a kept-alive connection: (status, body)."""
+    writer.write(head + body)
+    status_line = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return int(status_line.split()[1]), await reader.readexactly(length) if length else b""
+
+
+def _drive_raw(url: str, tokens: list[str], start: float, end: float):
+    """``_drive`` with a lean client: plain asyncio streams, one kept-alive connection per
+    person and the requests written by hand, so the machine's CPU goes to the server."""
+    host, port = url.removeprefix("http://").split(":")
+
+    async def person(token: str, stamps: list, refused: list) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        auth = f"Authorization: Bearer {token}\r\nHost: {host}\r\n"
+        claim = f"POST /api/claim HTTP/1.1\r\n{auth}Content-Length: 0\r\n\r\n".encode()
+        while time.time() < end:
+            began = time.perf_counter()
+            status, body = await _exchange(reader, writer, claim)
+            if status != 200:
+                await asyncio.sleep(0.01)
+                continue
+            stamps.append((time.time(), time.perf_counter() - began))
+            held = json.loads(body)
+            data = json.dumps({"fence": held["fence"], "move": client.h_move(held)}).encode()
+            head = (
+                f"POST /api/tasks/{held['assignment']}/submit HTTP/1.1\r\n{auth}"
+                f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            status, _ = await _exchange(reader, writer, head, data)
+            refused[0] += status != 200
+        writer.close()
+
+    async def go():
+        await asyncio.sleep(max(0.0, start - time.time()))
+        stamps, refused = [], [0]
+        await asyncio.gather(*(person(t, stamps, refused) for t in tokens))
+        return stamps, refused[0]
+
+    stamps, refused = asyncio.run(go())
+    return stamps, refused, time.process_time()
+
+
 def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes: int,
-         profile: Path | None, steps_per_second: float) -> dict:  # fmt: skip
-    """Post enough steps, run ``people`` over ``processes`` client processes, measure."""
+         profile: Path | None, steps_per_second: float, lean: bool = False) -> dict:  # fmt: skip
+    """Post enough steps, run ``people`` over ``processes`` client processes (``lean``: the
+    hand-written client), measure."""
+    drive = _drive_raw if lean else _drive
     from ida.overseers.human.queue import StepQueue
 
     needed = int(steps_per_second * (seconds + warmup + 5))
@@ -168,7 +218,7 @@ def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes
 
         async def both():
             marker = asyncio.create_task(mark())
-            result = await asyncio.to_thread(_drive, it.base, tokens, start, end)
+            result = await asyncio.to_thread(drive, it.base, tokens, start, end)
             await marker
             return result
 
@@ -178,7 +228,7 @@ def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes
         context = multiprocessing.get_context("fork")
         with context.Pool(processes) as pool:
             client_pids[:] = [worker.pid for worker in pool._pool]
-            pending = [pool.apply_async(_drive, (it.base, g, start, end)) for g in groups]
+            pending = [pool.apply_async(drive, (it.base, g, start, end)) for g in groups]
             asyncio.run(mark())
             results = [p.get() for p in pending]
     if spy is not None:
@@ -388,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=1, help="client processes")
     parser.add_argument("--server-workers", type=int, default=1, help="server processes")
     parser.add_argument(
+        "--lean", action="store_true", help="a hand-written client (less CPU) instead of httpx"
+    )
+    parser.add_argument(
         "--steps-per-second", type=float, default=400.0,
         help="steps posted per second of the run (more than the server can answer)",
     )  # fmt: skip
@@ -411,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                     if profile is not None and len(backends) > 1:
                         profile = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}")
                     report = load(it, args.people, args.seconds, args.warmup, args.processes,
-                                  profile, args.steps_per_second)  # fmt: skip
+                                  profile, args.steps_per_second, args.lean)  # fmt: skip
                     reports.append({"load": report})
                     if not args.json:
                         print(json.dumps(reports[-1]), flush=True)
