@@ -22,7 +22,9 @@ from sqlalchemy import func, select
 from ida.domains.qa.tasks import get_task
 from ida.overseers.human.db import open_database
 from ida.overseers.human.people import add_person
-from ida.overseers.human.queue import ANSWERS, SQ, A, Post, S, StepQueue, context_of
+from ida.overseers.human.protocol import Post, context_of
+from ida.overseers.human.queue import StepQueue
+from ida.overseers.human.statements import ANSWERS, SQ, A, S
 from ida.overseers.human.web import make_app
 
 with warnings.catch_warnings():

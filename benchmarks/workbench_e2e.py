@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from ida.overseers.human.db import open_database
 from ida.overseers.human.people import add_person
-from ida.overseers.human.queue import ANSWERS, RUNS, S
+from ida.overseers.human.statements import ANSWERS, RUNS, S
 from ida.overseers.human.testing import free_port, start_server, stop_server, throwaway_postgres
 
 HERE = Path(__file__).parent

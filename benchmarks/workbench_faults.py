@@ -301,7 +301,7 @@ def sample_steps(count: int, seed: int) -> list[tuple[dict, int, dict]]:
 
     from ida.domains.qa.overseers.human import move_of
     from ida.domains.qa.tasks import get_task
-    from ida.overseers.human.queue import context_of
+    from ida.overseers.human.protocol import context_of
 
     task = get_task(TASK, SIZE)
     rng = np.random.default_rng(seed)
@@ -377,7 +377,8 @@ class Setup:
 
     def post(self, run: str, steps: list[tuple[dict, int, dict]]) -> int:
         """Post ``steps`` to a new run; returns its id."""
-        from ida.overseers.human.queue import Post, StepQueue
+        from ida.overseers.human.protocol import Post
+        from ida.overseers.human.queue import StepQueue
 
         queue = StepQueue(self.engine)
         run_id = queue.run_id(run, TASK, SIZE)
@@ -510,7 +511,7 @@ class Crowd:
 def unanswered_count(engine, run_id: int) -> int:
     from sqlalchemy import func, select
 
-    from ida.overseers.human.queue import ANSWERS, A, S
+    from ida.overseers.human.statements import ANSWERS, A, S
 
     answered = select(ANSWERS.c.id).where(ANSWERS.c.assignment_id == A.c.id).exists()
     query = (
@@ -607,7 +608,7 @@ def check(it: Setup, run_id: int, events: list[dict], person_of: dict[int, int])
     """The run's counts of what must not happen (see the module's docstring)."""
     from sqlalchemy import select
 
-    from ida.overseers.human.queue import ANSWERS, A, S
+    from ida.overseers.human.statements import ANSWERS, A, S
 
     with it.engine.connect() as conn:
         rows = conn.execute(
@@ -732,7 +733,7 @@ def _one_step(it: Setup, name: str, seed: int) -> tuple[dict, dict]:
 def _answers(it: Setup, assignment: int) -> list[tuple[int, int]]:
     from sqlalchemy import select
 
-    from ida.overseers.human.queue import ANSWERS
+    from ida.overseers.human.statements import ANSWERS
 
     with it.engine.connect() as conn:
         return [

@@ -332,7 +332,8 @@ def bulk_answered(engine, count: int, seed: int = 3) -> str:
     from sqlalchemy import insert
 
     from ida.overseers.human.people import add_person
-    from ida.overseers.human.queue import ANSWERS, RUNS, A, S, step_key
+    from ida.overseers.human.protocol import step_key
+    from ida.overseers.human.statements import ANSWERS, RUNS, A, S
 
     add_person(engine, "export-person")
     now = time.time()

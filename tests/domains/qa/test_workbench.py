@@ -10,7 +10,7 @@ from ida.core.registry import domain_of
 from ida.domains.qa.tasks import all_tasks, get_task
 from ida.domains.qa.tasks.union_find import ROOT, VALUE, VAR
 from ida.domains.qa.workbench import TaskBench, parse_move, step_view
-from ida.overseers.human.queue import QueueError, context_of
+from ida.overseers.human.protocol import QueueError, context_of
 
 
 def a_context(task, level=1, seed=0):

@@ -7,7 +7,8 @@ import pytest
 from ida.core.errors import IdaError
 from ida.overseers.human.export import FIELDS, export_lines, read_steps
 from ida.overseers.human.people import add_person, person_by_token
-from ida.overseers.human.queue import Post, StepQueue, context_of
+from ida.overseers.human.protocol import Post, context_of
+from ida.overseers.human.queue import StepQueue
 
 FACTS = [[1, 2, 3], [4, 5, 6]]
 

@@ -13,18 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from ida.core.errors import IdaError
 from ida.overseers.human.db import open_database
 from ida.overseers.human.people import add_person, person_by_token
-from ida.overseers.human.queue import (
-    ANSWERS,
-    SQ,
-    A,
-    Post,
-    QueueError,
-    S,
-    StepQueue,
-    context_of,
-    step_key,
-)
+from ida.overseers.human.protocol import Post, QueueError, context_of, step_key
+from ida.overseers.human.queue import StepQueue
 from ida.overseers.human.schema import DONE, HELD, OPEN, QUEUED
+from ida.overseers.human.statements import ANSWERS, SQ, A, S
 
 FACTS = [[1, 2, 3], [4, 5, 6]]
 

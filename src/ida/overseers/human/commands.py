@@ -118,7 +118,7 @@ def export(
 
     from ida.overseers.human.db import open_database, reading
     from ida.overseers.human.export import export_lines
-    from ida.overseers.human.queue import RUNS
+    from ida.overseers.human.statements import RUNS
 
     engine = open_database(db)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -122,3 +123,10 @@ def _first_line(err: Exception) -> str:
     return (
         str(getattr(err, "orig", err)).strip().splitlines()[0] if str(err) else type(err).__name__
     )
+
+
+def iter_rows(engine: Engine, query, per: int = 2000) -> Iterator[Any]:
+    """The rows of ``query``, fetched ``per`` at a time (a server-side cursor on PostgreSQL)."""
+    with reading(engine) as conn:
+        result = conn.execution_options(stream_results=True, yield_per=per).execute(query)
+        yield from result

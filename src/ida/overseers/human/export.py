@@ -28,7 +28,8 @@ def export_lines(engine: Engine, run: str | None = None) -> Iterator[str]:
     """The export, one JSON line (with its newline) at a time; ``run`` limits it to one run."""
     from sqlalchemy import select
 
-    from ida.overseers.human.queue import ANSWERS, PEOPLE, RUNS, S, iter_rows
+    from ida.overseers.human.db import iter_rows
+    from ida.overseers.human.statements import ANSWERS, PEOPLE, RUNS, S
 
     query = (
         select(

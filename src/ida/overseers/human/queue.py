@@ -22,179 +22,39 @@ answer it; people claim assignments, highest priority first.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ida.core.errors import IdaError
 from ida.overseers.human.db import reading
-from ida.overseers.human.protocol import Move, QueueError
-from ida.overseers.human.schema import (
-    DONE,
-    HELD,
-    OPEN,
-    QUEUED,
-    Answer,
-    Assignment,
-    Person,
-    Run,
-    Step,
-    Subquestion,
-    TreeNode,
+from ida.overseers.human.protocol import Held, Move, Post, QueueError, is_answer, step_key
+from ida.overseers.human.schema import DONE, HELD, OPEN, QUEUED
+from ida.overseers.human.statements import (
+    ANSWER,
+    ANSWERS,
+    HELD_VIEW,
+    LOCK_PERSON,
+    LOCK_STEP,
+    MINE,
+    NODES,
+    PEOPLE,
+    REAP,
+    RESOLVE,
+    RUNS,
+    SQ,
+    STEP_MOVES,
+    TAKE,
+    TAKE_UNFENCED,
+    A,
+    S,
+    claim_statement,
 )
-
-A, S, SQ = Assignment.__table__, Step.__table__, Subquestion.__table__
-ANSWERS, RUNS, PEOPLE = Answer.__table__, Run.__table__, Person.__table__
-NODES = TreeNode.__table__
-
-
-REAP = (
-    update(A)
-    .where(A.c.state == HELD, A.c.lease_until < bindparam("now"))
-    .values(state=QUEUED, holder_id=None, lease_until=None)
-)
-# two claims by one person at once (a double click) would each miss the other's at READ
-# COMMITTED and take two tasks: the person's row serialises them (SQLite: a no-op)
-LOCK_PERSON = (
-    select(PEOPLE.c.id).where(PEOPLE.c.id == bindparam("person")).with_for_update(key_share=True)
-)
-MINE = select(A.c.id).where(A.c.holder_id == bindparam("person"), A.c.state == HELD).limit(1)
-HELD_VIEW = (
-    select(
-        A.c.id, A.c.fence, A.c.lease_until, S.c.id.label("step"), S.c.key, RUNS.c.name,
-        RUNS.c.task, RUNS.c.size, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion,
-    )
-    .select_from(A.join(S, S.c.id == A.c.step_id).join(RUNS, RUNS.c.id == S.c.run_id))
-    .where(A.c.id == bindparam("assignment"))
-)  # fmt: skip
-TAKE = (  # a fenced submission takes its assignment: only the holder, with the claim's token
-    update(A)
-    .where(
-        A.c.id == bindparam("assignment"), A.c.state == HELD,
-        A.c.holder_id == bindparam("person"), A.c.fence == bindparam("token"),
-    )
-    .values(state=DONE)
-    .returning(A.c.step_id, A.c.claimed_at)
-)  # fmt: skip
-TAKE_UNFENCED = (  # the fault harness's negative control: any submission of a held task
-    update(A)
-    .where(A.c.id == bindparam("assignment"), A.c.state == HELD)
-    .values(state=DONE)
-    .returning(A.c.step_id, A.c.claimed_at)
-)
-ANSWER = insert(ANSWERS)
-# ``FOR NO KEY UPDATE``: the answers' foreign keys hold ``KEY SHARE`` locks on the step, which a
-# plain ``FOR UPDATE`` would deadlock on; at READ COMMITTED (PostgreSQL) two transactions that
-# each add an answer and then count them would otherwise each miss the other's. (SQLite's
-# ``BEGIN IMMEDIATE`` already serialises them.)
-LOCK_STEP = (
-    select(S.c.run_id, S.c.origin_id)
-    .where(S.c.id == bindparam("step"))
-    .with_for_update(key_share=True)
-)
-STEP_MOVES = (
-    select(ANSWERS.c.move).where(ANSWERS.c.step_id == bindparam("step")).order_by(ANSWERS.c.id)
-)
-RESOLVE = (
-    update(S)
-    .where(S.c.id == bindparam("step"), S.c.state == OPEN)
-    .values(state=DONE, move=bindparam("resolved"), done_at=bindparam("now"))
-)
-
-
-@functools.cache
-def _claim(lock: bool, by_run: bool):
-    """The claim's statement: the best queued assignment (highest priority, then oldest) of a
-    step this person holds no replica of, leased to them with its fencing token bumped. With
-    ``lock`` the candidate is taken ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; nothing on SQLite);
-    ``by_run``: only steps of the runs in ``runs``."""
-    theirs = A.alias("theirs")
-    candidate = select(A.c.id).where(
-        A.c.state == QUEUED,
-        ~select(theirs.c.id)
-        .where(theirs.c.step_id == A.c.step_id, theirs.c.holder_id == bindparam("person"))
-        .exists(),
-    )
-    if by_run:
-        candidate = candidate.where(
-            A.c.step_id.in_(select(S.c.id).where(S.c.run_id.in_(bindparam("runs", expanding=True))))
-        )
-    candidate = candidate.order_by(A.c.priority.desc(), A.c.id).limit(1)
-    if lock:
-        candidate = candidate.with_for_update(skip_locked=True)
-    return (
-        update(A)
-        .where(A.c.id == candidate.scalar_subquery())
-        .values(
-            state=HELD, holder_id=bindparam("person"), lease_until=bindparam("until"),
-            fence=A.c.fence + 1, claimed_at=bindparam("now"),
-        )
-        .returning(A.c.id)
-    )  # fmt: skip
-
-
-def step_key(task: str, size: int, context: dict) -> str:
-    """The memo key of a step: a hash of the task and the context H sees."""
-    parts = [task, size, context["facts"], context["question"], context["answered"]]
-    if context.get("last"):  # H's last turn on the question: it must answer
-        parts.append("last")
-    canonical = json.dumps(parts, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def context_of(facts: list, question: Sequence[int], answered: Iterable, last=False) -> dict:
-    """A step's context as stored: facts rows, the question, [[subquestion, answer], ...], and
-    ``last`` where it is H's last turn on the question (only an answer will do)."""
-    context = {
-        "facts": facts,
-        "question": [int(t) for t in question],
-        "answered": [[[int(t) for t in q], int(a)] for q, a in answered],
-    }
-    if last:
-        context["last"] = True
-    return context
-
-
-def is_answer(move: Move) -> bool:
-    return "answer" in move
-
-
-@dataclass(frozen=True)
-class Post:
-    """A step to ask: its context and what the workbench shows beside it."""
-
-    context: dict
-    level: int = 0
-    suggestion: int | None = None  # the model's answer to the question
-    suspicion: float | None = None  # how suspect that answer is, in [0, 1]; orders the queue
-    origin: int | None = None  # the subquestion this step's chain answers
-
-
-@dataclass(frozen=True)
-class Held:
-    """An assignment as its holder sees it."""
-
-    assignment: int
-    fence: int
-    lease_until: float
-    step: int
-    key: str
-    run: str
-    task: str
-    size: int
-    level: int
-    context: dict
-    suggestion: int | None
-    suspicion: float | None
 
 
 class StepQueue:
@@ -323,7 +183,7 @@ class StepQueue:
                 values = {"person": person, "until": now + self.lease, "now": now}
                 if runs is not None:
                     values["runs"] = list(runs)
-                held = conn.execute(_claim(self.lock, runs is not None), values).scalar()
+                held = conn.execute(claim_statement(self.lock, runs is not None), values).scalar()
                 if held is None:
                     return None
             return Held(*conn.execute(HELD_VIEW, {"assignment": held}).one())
@@ -508,10 +368,3 @@ class StepQueue:
             query = query.join(S, S.c.id == ANSWERS.c.step_id).where(S.c.run_id == run)
         with reading(self.engine) as conn:
             return conn.execute(query).scalar_one()
-
-
-def iter_rows(engine: Engine, query, per: int = 2000) -> Iterator[Any]:
-    """The rows of ``query``, fetched ``per`` at a time (a server-side cursor on PostgreSQL)."""
-    with reading(engine) as conn:
-        result = conn.execution_options(stream_results=True, yield_per=per).execute(query)
-        yield from result

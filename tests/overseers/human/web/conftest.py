@@ -15,7 +15,8 @@ import pytest
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import Task
 from ida.overseers.human.people import add_person
-from ida.overseers.human.queue import Post, StepQueue, context_of
+from ida.overseers.human.protocol import Post, context_of
+from ida.overseers.human.queue import StepQueue
 from ida.overseers.human.web import make_app
 
 with warnings.catch_warnings():
@@ -59,7 +60,7 @@ class Bench:
         """Rows per table and the assignments' states: what a refused request must not change."""
         from sqlalchemy import func, select
 
-        from ida.overseers.human.queue import ANSWERS, SQ, A, S
+        from ida.overseers.human.statements import ANSWERS, SQ, A, S
 
         with self.engine.connect() as conn:
             found = {

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from ida.domains.qa.tasks.union_find import ROOT, VALUE, VAR
-from ida.overseers.human.queue import SQ, S
+from ida.overseers.human.statements import SQ, S
 
 
 def claim(client, bench, who="bob") -> dict:

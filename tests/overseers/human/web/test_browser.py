@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 
 from ida.domains.qa.tasks.union_find import ROOT
 from ida.overseers.human.people import add_person
-from ida.overseers.human.queue import SQ, A, S
 from ida.overseers.human.schema import TreeNode
+from ida.overseers.human.statements import SQ, A, S
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(

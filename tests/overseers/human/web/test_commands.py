@@ -12,7 +12,8 @@ import numpy as np
 from ida.domains.qa.tasks import get_task
 from ida.overseers.human.db import open_database
 from ida.overseers.human.people import person_by_token
-from ida.overseers.human.queue import Post, StepQueue, context_of
+from ida.overseers.human.protocol import Post, context_of
+from ida.overseers.human.queue import StepQueue
 from ida.testing import one_line_error, run_ida
 
 

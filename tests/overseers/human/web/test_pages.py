@@ -10,8 +10,8 @@ from sqlalchemy import insert, select
 
 from ida.domains.qa.tasks.union_find import ROOT, VALUE, VAR
 from ida.overseers.human.people import add_person
-from ida.overseers.human.queue import ANSWERS, RUNS, S
 from ida.overseers.human.schema import TreeNode
+from ida.overseers.human.statements import ANSWERS, RUNS, S
 
 NODES = TreeNode.__table__
 

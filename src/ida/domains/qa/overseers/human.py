@@ -98,7 +98,7 @@ class Desk:
     def context(
         self, inst: Instance, question: Question, answered: Answered, last: bool = False
     ) -> dict:
-        from ida.overseers.human.queue import context_of
+        from ida.overseers.human.protocol import context_of
 
         return context_of(inst.facts.tolist(), question, answered, last)
 
@@ -208,7 +208,7 @@ class HumanOverseer:
         return guess, float(min(1.0, max(0.0, -adv)))
 
     async def __call__(self, inst: Instance, question: Question, ask: Ask) -> int:
-        from ida.overseers.human.queue import Post
+        from ida.overseers.human.protocol import Post
 
         task, desk = self.task, self.desk
         guess, suspicion = await self.shown(inst, question)

@@ -22,8 +22,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import Integer, cast, func, select
 
 from ida.overseers.human.db import reading
-from ida.overseers.human.queue import ANSWERS, DONE, HELD, PEOPLE, QUEUED, RUNS, A, QueueError, S
-from ida.overseers.human.schema import TreeNode
+from ida.overseers.human.protocol import QueueError
+from ida.overseers.human.schema import DONE, HELD, QUEUED, TreeNode
+from ida.overseers.human.statements import ANSWERS, PEOPLE, RUNS, A, S
 from ida.overseers.human.web.auth import Refused
 from ida.overseers.human.web.pages import Session, Signed, page
 from ida.overseers.human.web.state import wb

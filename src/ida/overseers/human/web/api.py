@@ -22,7 +22,8 @@ from sqlalchemy import select
 
 from ida.overseers.human.db import reading
 from ida.overseers.human.export import export_lines
-from ida.overseers.human.queue import RUNS, QueueError
+from ida.overseers.human.protocol import QueueError
+from ida.overseers.human.statements import RUNS
 from ida.overseers.human.web.auth import Refused, Who
 from ida.overseers.human.web.state import json_body, wb
 

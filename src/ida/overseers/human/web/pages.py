@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from ida.overseers.human.db import reading
-from ida.overseers.human.queue import ANSWERS, QUEUED, A, QueueError
+from ida.overseers.human.protocol import QueueError
+from ida.overseers.human.schema import QUEUED
+from ida.overseers.human.statements import ANSWERS, A
 from ida.overseers.human.web.auth import (
     LOGIN,
     SESSION,

@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ida.core.errors import IdaError
 from ida.core.registry import domain_of
 from ida.overseers.human.db import reading
-from ida.overseers.human.queue import RUNS, A, QueueError, S, StepQueue
+from ida.overseers.human.protocol import QueueError
+from ida.overseers.human.queue import StepQueue
+from ida.overseers.human.statements import RUNS, A, S
 from ida.overseers.human.web.auth import Auth, NotSignedIn, Refused, session_secret
 
 HERE = Path(__file__).parent
