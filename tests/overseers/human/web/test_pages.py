@@ -245,3 +245,19 @@ def test_the_tree_viewer_of_a_run_named_with_a_slash(bench):
     assert "value(x1)" not in client.get("/runs/uf/trees").text  # the other run's trees
     model = client.get("/runs/runs/uf-people/model")
     assert model.status_code == 200 and "no directory" in model.text
+
+
+def test_cookies_are_secure_over_https(bench):
+    from fastapi.testclient import TestClient
+
+    for base, secure in (("http://testserver", False), ("https://testserver", True)):
+        client = TestClient(bench.app, base_url=base)
+        page = client.get("/login")
+        assert ("secure" in page.headers["set-cookie"].lower()) is secure
+        response = client.post(
+            "/login",
+            data={"token": bench.tokens["bob"], "csrf": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303
+        assert ("secure" in response.headers["set-cookie"].lower()) is secure

@@ -78,6 +78,12 @@ def home(request: Request) -> Response:
     return go("/work" if signed_in(request) else "/login")
 
 
+def _https(request: Request) -> bool:
+    """Whether the page was asked for over HTTPS (behind a proxy too: uvicorn reads its
+    X-Forwarded-Proto), so that cookies are then sent over HTTPS only."""
+    return request.url.scheme == "https"
+
+
 @router.get("/login")
 def login_form(request: Request) -> Response:
     return login_page(request)
@@ -90,7 +96,9 @@ def login_page(request: Request, error: str | None = None) -> Response:
         request, "login.html", status=401 if error else 200, error=error,
         csrf=wb(request).auth.csrf_token("login." + nonce), user=None,
     )  # fmt: skip
-    response.set_cookie(LOGIN, nonce, max_age=3600, httponly=True, samesite="lax")
+    response.set_cookie(
+        LOGIN, nonce, max_age=3600, httponly=True, samesite="lax", secure=_https(request)
+    )
     return response
 
 
@@ -105,8 +113,9 @@ def login(request: Request, fields: Form) -> Response:
         return login_page(request, error="That token is not known here.")
     response = go("/work")
     response.set_cookie(
-        SESSION, auth.new_session(who.id), max_age=SESSION_SECONDS, httponly=True, samesite="lax"
-    )
+        SESSION, auth.new_session(who.id), max_age=SESSION_SECONDS, httponly=True,
+        samesite="lax", secure=_https(request),
+    )  # fmt: skip
     response.delete_cookie(LOGIN)
     return response
 
