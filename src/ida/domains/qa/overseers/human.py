@@ -164,23 +164,19 @@ class Desk:
         it (a person's name, from ``who``: (instance id, question) -> name) and the truth."""
         task, queue, written = self.task, self.queue, []
         for (slot, _), tree in zip(roots, trees, strict=True):
-            inst, rows, index = insts[slot], [], {}
-            for node in tree.walk():
-                index[id(node)] = len(rows)
-                person = who.get((id(inst), node.question))
+            inst, rows, parent_of = insts[slot], [], {}
+            for node in tree.walk():  # parents before children
+                parent_of.update((id(child), len(rows)) for child in node.children)
                 rows.append(
                     {
-                        "parent": None,
+                        "parent": parent_of.get(id(node)),
                         "question": [int(t) for t in node.question],
                         "answer": int(node.answer),
                         "truth": int(task.solve(inst, node.question)),
                         "by": node.by,
-                        "person": person,
+                        "person": who.get((id(inst), node.question)),
                     }
                 )
-            for node in tree.walk():
-                for child in node.children:
-                    rows[index[id(child)]]["parent"] = index[id(node)]
             rows[0]["facts"] = inst.facts.tolist()
             written.append(rows)
         self.retried(lambda: queue.record_trees(self._run, round_, written))

@@ -105,7 +105,7 @@ async def submit(request: Request, assignment: str, who: Bearer, body: Body) -> 
     if "move" not in body:
         raise QueueError('the body needs a "move": {"answer": N} or {"ask": [[...], ...]}', 422)
     bench = wb(request)
-    task, size, context = bench.context_of(number)  # cached from the claim, as a rule
+    task, size, context = bench.claimed(number)  # cached from the claim, as a rule
     move = bench.bench(task, size).parse_move(context, body["move"])
     accepted = await bench.run(bench.queue.submit, who.id, number, fence, move)
     return JSONResponse({"accepted": True, "repeat": not accepted})

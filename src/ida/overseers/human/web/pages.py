@@ -172,7 +172,7 @@ def _int(fields: dict, name: str) -> int:
     return int(value)
 
 
-def move_of(bench: Any, fields: dict) -> dict:
+def form_move(bench: Any, fields: dict) -> dict:
     """The move a work page's form asks for (checked by the domain afterwards)."""
     kind = fields.get("kind")
     if kind == "answer":
@@ -199,9 +199,9 @@ def submit(request: Request, signed: Session, fields: Form) -> Response:
     bench = wb(request)
     bench.auth.check_csrf(signed.csrf, fields.get("csrf"))
     assignment, fence = _int(fields, "assignment"), _int(fields, "fence")
-    task, size, context = bench.context_of(assignment)
+    task, size, context = bench.claimed(assignment)
     view = bench.bench(task, size)
-    move = view.parse_move(context, move_of(view, fields))
+    move = view.parse_move(context, form_move(view, fields))
     with bench.serial:
         bench.queue.submit(signed.who.id, assignment, fence, move)
     return go("/work")

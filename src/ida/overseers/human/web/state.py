@@ -81,7 +81,7 @@ class Workbench:
             if len(self._contexts) > 20_000:
                 self._contexts.popitem(last=False)
 
-    def context_of(self, assignment: int) -> tuple[str, int, dict]:
+    def claimed(self, assignment: int) -> tuple[str, int, dict]:
         """(task, size, context) of an assignment's step; 404 if there is no such task."""
         found = self._contexts.get(assignment)
         if found is not None:
