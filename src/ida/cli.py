@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -75,6 +76,16 @@ def train(
         typer.Option("--set", help="any config setting, KEY=VALUE (repeatable)"),
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+    workers: Annotated[
+        int, typer.Option(help="processes that expand amplification (0: in this one)")
+    ] = 0,
+    backend: Annotated[str, typer.Option(help="where workers run: local or ray")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="backend ray: the cluster's address (default: start one)")
+    ] = None,
+    lag: Annotated[
+        int, typer.Option(help="rounds the workers may expand ahead, with older weights")
+    ] = 0,
 ) -> None:
     """Train a model by IDA (or the supervised baseline); writes metrics, curves, summary.
 
@@ -84,7 +95,11 @@ def train(
     from ida.core.runs.config import merge, parse_settings, read_config_file
     from ida.core.runs.run import train as run_train
 
+    from ida.workers import WorkerSettings, start_workers
+
     domain = domain_of(task)  # fail fast on an unknown task
+    pool = WorkerSettings(workers, backend, address, lag)
+    pool.check()
     base = merge(read_config_file(config) if config else {}, parse_settings(settings or []))
     options = dict(
         mode=mode,
@@ -109,7 +124,9 @@ def train(
     run_dir = out_dir or Path("runs") / named
     if getattr(cfg, "overseer", None) == "human" and cfg.db_run is None:
         cfg = cfg.model_copy(update={"db_run": str(run_dir)})  # its name in the workbench
-    summary = run_train(cfg, run_dir, resume=resume, steps=steps)
+    summary = run_train(
+        cfg, run_dir, resume=resume, steps=steps, workers=partial(start_workers, pool)
+    )
     out.print(json.dumps(summary, indent=2))
     out.print(f"run written to {run_dir}/ (curves.png, metrics.jsonl, summary.json)")
 

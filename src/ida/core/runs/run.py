@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from torch import nn
 
 from ida import __version__
 from ida.core.errors import IdaError
+from ida.core.loop import Workers
 from ida.core.registry import domain_of
 from ida.core.runs.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from ida.core.runs.config import RunConfig, make_config
@@ -147,8 +149,10 @@ def train(
     resume: bool = False,
     steps: int | None = None,
     console: Console | None = None,
+    workers: Callable[[Job], Workers | None] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) a run in ``run_dir`` and return its summary."""
+    """Train (or resume) a run in ``run_dir`` and return its summary; ``workers(job)``, if
+    given, starts where the amplifier's expand runs (``ida.workers.start_workers``)."""
     run_dir = Path(run_dir)
     cfg, state = open_run(run_dir, cfg, resume, steps)
     job = build(cfg)
@@ -158,6 +162,24 @@ def train(
         _restore(job, state, run_dir / CHECKPOINT)
         elapsed = state.get("train_seconds", 0.0)
         metrics.trim(job.loop.step)
+    pool = job.loop.workers = None if workers is None else workers(job)
+    if pool is None:
+        return _train(job, cfg, run_dir, metrics, elapsed, console)
+    try:
+        return _train(job, cfg, run_dir, metrics, elapsed, console)
+    finally:
+        pool.close()
+
+
+def _train(
+    job: Job,
+    cfg: RunConfig,
+    run_dir: Path,
+    metrics: MetricsLog,
+    elapsed: float,
+    console: Console | None,
+) -> dict[str, Any]:
+    """``train``'s loop, the job restored and its workers started."""
     run_dir.mkdir(parents=True, exist_ok=True)
     job.start()
     (run_dir / CONFIG).write_text(json.dumps(cfg.model_dump(), indent=2) + "\n")
@@ -175,6 +197,8 @@ def train(
             "train_seconds": round(seconds(), 2),
             **job.loop.last,
         }
+        if job.loop.workers is not None:
+            record["workers"] = job.loop.workers.report()
         metrics.append(record)
         state = {**job.state_dict(), "format": FORMAT, "train_seconds": seconds()}
         save_checkpoint(run_dir / CHECKPOINT, state)

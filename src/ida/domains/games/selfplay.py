@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ida.core.engine import BatchFn, Engine
+from ida.core.loop import merge_counted, split_items
 from ida.core.replay import Arrays
 from ida.domains.games.game import Game
 from ida.domains.games.mcts import (
@@ -130,6 +131,13 @@ class SelfPlay:
         games = Engine(max_batch=self.max_batch).run(coros)
         counts["search_seconds"] = time.perf_counter() - started
         return games, counts
+
+    def split(self, work: np.ndarray, parts: int) -> list[list[int]]:
+        """The round's game seeds in ``parts`` runs: each game depends on its seed alone."""
+        return split_items(work, parts)
+
+    def merge(self, work, expanded: list[tuple[list[Trajectory], Counter]]):
+        return merge_counted(expanded)
 
     def absorb(self, work, trees: tuple[list[Trajectory], Counter], rng) -> Positions:
         games, counts = trees

@@ -18,6 +18,7 @@ import torch
 
 from ida.core.curriculum import Curriculum
 from ida.core.engine import Engine
+from ida.core.loop import merge_counted, split_items
 from ida.domains.programs.distill import EditRows
 from ida.domains.programs.encode import encode_states
 from ida.domains.programs.guide import make_guide
@@ -211,6 +212,13 @@ class ProgramSearch:
     def expand(self, teacher: EditNet, work: list[Task]) -> tuple[list[Found], Counter]:
         """Search the round's tasks with ``teacher`` (pure: nothing of ``self`` changes)."""
         return solve(self.language, teacher, work, self.search, self.budget, self.device)
+
+    def split(self, work: list[Task], parts: int) -> list[list[Task]]:
+        """The round's tasks in ``parts`` runs: each is searched on its own."""
+        return split_items(work, parts)
+
+    def merge(self, work, expanded: list[tuple[list[Found], Counter]]):
+        return merge_counted(expanded)
 
     def absorb(self, work: list[Task], trees: tuple[list[Found], Counter], rng) -> EditRows | None:
         founds, counts = trees

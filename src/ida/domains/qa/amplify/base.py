@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ida.core.curriculum import Curriculum
-from ida.core.loop import amplify
+from ida.core.loop import amplify, split_items
 from ida.domains.qa.experience import UNJUDGED, Experience
 from ida.domains.qa.models.answerer import BatchedAnswerer
 from ida.domains.qa.tasks.base import Instance, Question, Task
@@ -168,6 +168,32 @@ class TargetAmplifier(QuestionAmplifier):
         made, cost = self.targets(work, picked, answerer, extra)
         graded, judging = self.references(work, picked, answerer, made)
         return Expansion(made, graded, answerer(picked), cost + judging, extra)
+
+    def split(self, work: Round, parts: int) -> list[Round]:
+        """The round as runs of whole instances, each with its own roots (re-slotted)."""
+        per = self.per_instance
+        parts_of = split_items(range(len(work.insts)), parts)
+        return [
+            Round(
+                [work.insts[i] for i in part],
+                work.levels[part[0] * per : (part[-1] + 1) * per],
+                [(slot - part[0], q) for slot, q in work.roots[part[0] * per : (part[-1] + 1) * per]],
+                work.judged[part[0] * per : (part[-1] + 1) * per],
+                work.extra,
+            )
+            for part in parts_of
+        ]
+
+    def merge(self, work: Round, expanded: list[Expansion]) -> Expansion:
+        merged = Expansion([], [], [], Counter())
+        for part in expanded:
+            merged.targets += part.targets
+            merged.references += part.references
+            merged.own += part.own
+            merged.counts.update(part.counts)
+            for key, value in part.extra.items():
+                merged.extra[key] = merged.extra.get(key, []) + value
+        return merged
 
     def absorb(self, work: Round, done: Expansion, rng: np.random.Generator) -> Experience:
         """Counts, approval of every answer, the curriculum's update; the round's experience."""

@@ -43,6 +43,8 @@ from ida.domains.qa.trace import LEARNED, OVERSEER, overseer_calls
 class LearnedOverseerAmplifier(DecompositionAmplifier):
     """Amplify(H, A) on a budgeted share of the questions, Amplify(H', A) once H' is trusted."""
 
+    split = None  # its expand asks H', trained here, and people at the desk: it stays here
+
     def __init__(
         self,
         *args,
