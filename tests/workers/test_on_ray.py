@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ida.core.errors import IdaError
 from ida.core.runs.run import build
 from ida.workers import Pool
 from ida.workers.testing import KillOnce, assert_same, rounds, small_config, work_counts
@@ -57,3 +58,19 @@ def test_a_ray_actor_killed_mid_round_loses_nothing(local_ray):
         pool.close()
     assert backend.killed and report["workers_lost"] >= 1 and report["parts_redone"] >= 1
     assert work_counts(here) == work_counts(there)
+
+
+def test_actors_that_never_come_back_are_one_line_error(local_ray):
+    """A cluster that is gone (here: every actor killed for good) ends the run with one line
+    saying how to resume, not a hang."""
+    cfg = small_config("union_find")
+    job = build(cfg)
+    backend = RayBackend(cfg, 2)
+    backend.revive_seconds = 1.0
+    pool = Pool(backend)
+    for actor in backend.actors:
+        ray.kill(actor, no_restart=True)
+    with pytest.raises(IdaError, match="did not come back.*--resume"):
+        rounds(job, 1, pool)
+    backend.actors = []  # already gone
+    pool.close()

@@ -93,6 +93,7 @@ class RayBackend:
         temp_dir: str | None = None,
     ):
         self.size, self.stats = size, Counter()
+        self.revive_seconds = 60.0  # how long a lost actor has to come back
         started = time.perf_counter()
         self.owns = connect(address, max(size * threads, os.cpu_count() or 1), temp_dir)
         actor = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=0)(RayReplica)
@@ -130,7 +131,7 @@ class RayBackend:
                 events.append(ray.get(call))
             except (ActorDiedError, ActorUnavailableError, RayActorError):
                 self.stats["calls_lost"] += 1
-                self._revive(worker)
+                self._revive(worker, self.revive_seconds)
                 events.append(Lost(worker, task))
             except RayTaskError as err:
                 raise WorkerFailed(f"worker {worker} failed expanding:\n{err}") from None
@@ -138,7 +139,7 @@ class RayBackend:
                 raise IdaError("the Ray cluster stopped answering; resume with --resume") from None
         return events
 
-    def _revive(self, worker: int, seconds: float = 60.0) -> None:
+    def _revive(self, worker: int, seconds: float) -> None:
         """Wait until Ray has restarted ``worker``'s actor (a call to it while it restarts
         would fail at once), or give up with a one-line error."""
         deadline = time.monotonic() + seconds
