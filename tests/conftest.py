@@ -20,3 +20,15 @@ def tiny():
         curriculum_samples=16,
         device="cpu",
     )
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A config file for a question-answering run of a few seconds."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(
+        "instances_per_round = 4\nquestions_per_instance = 4\nbatch_instances = 4\n"
+        "eval_per_level = 8\neval_every = 2\n"
+        "[model]\nd_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
+    )
+    return path

@@ -12,17 +12,6 @@ from ida.testing import one_line_error, run_ida
 TINY = ["--steps", "4", "--size", "5", "--device", "cpu"]
 
 
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(
-        "instances_per_round = 4\nquestions_per_instance = 4\nbatch_instances = 4\n"
-        "eval_per_level = 8\neval_every = 2\n"
-        "[model]\nd_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
-    )
-    return path
-
-
 def train_tiny(monkeypatch, capsys, run, config):
     code, _, err = run_ida(
         monkeypatch, capsys, "train", "union_find", "--out", run, "--config", config, *TINY

@@ -12,7 +12,7 @@ import pytest
 from ida.core.errors import IdaError
 from ida.core.runs.run import build
 from ida.workers import Pool
-from ida.workers.testing import KillOnce, assert_same, rounds, small_config, work_counts
+from ida.workers.testing import KillOnce, rounds, same_as_here, small_config
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'ida[ray]')")
 from ida.workers.on_ray import RayBackend, connect  # noqa: E402
@@ -35,29 +35,15 @@ def local_ray():
 
 def test_ray_workers_give_the_same_experience_as_the_learner(local_ray):
     cfg = small_config("union_find")
-    here, there = build(cfg), build(cfg)
-    pool = Pool(RayBackend(cfg, 2))
-    try:
-        assert_same(rounds(here, 3), rounds(there, 3, pool))
-        report = pool.report()
-    finally:
-        pool.close()
-    assert work_counts(here) == work_counts(there)
+    report = same_as_here(cfg, RayBackend(cfg, 2), count=3)
     assert report["weights_put"] == 3  # one object per version, shared by the actors
 
 
 def test_a_ray_actor_killed_mid_round_loses_nothing(local_ray):
     cfg = small_config("tic_tac_toe")
-    here, there = build(cfg), build(cfg)
     backend = KillOnce(RayBackend(cfg, 2))
-    pool = Pool(backend)
-    try:
-        assert_same(rounds(here, 2), rounds(there, 2, pool))
-        report = pool.report()
-    finally:
-        pool.close()
+    report = same_as_here(cfg, backend)
     assert backend.killed and report["workers_lost"] >= 1 and report["parts_redone"] >= 1
-    assert work_counts(here) == work_counts(there)
 
 
 def test_actors_that_never_come_back_are_one_line_error(local_ray):

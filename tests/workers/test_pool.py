@@ -8,7 +8,7 @@ from ida.core.runs.run import build
 from ida.workers import Pool, WorkerSettings
 from ida.workers.local import LocalBackend
 from ida.workers.replica import WorkerFailed, weights_of
-from ida.workers.testing import KillOnce, assert_same, rounds, small_config, work_counts
+from ida.workers.testing import KillOnce, rounds, same_as_here, small_config
 
 
 @pytest.fixture(params=["union_find", "tic_tac_toe"])
@@ -17,14 +17,7 @@ def config(request):
 
 
 def test_workers_give_the_same_experience_and_counts_as_the_learner(config):
-    here, there = build(config), build(config)
-    pool = Pool(LocalBackend(config, 2))
-    try:
-        assert_same(rounds(here, 3), rounds(there, 3, pool))
-        assert work_counts(here) == work_counts(there)
-        report = pool.report()
-    finally:
-        pool.close()
+    report = same_as_here(config, LocalBackend(config, 2), count=3)
     assert report["rounds"] == 3 and report["max_lag"] == 0
     assert report["weights_sent"] == 3 * 2  # each version once to each worker
     assert report.get("workers_lost", 0) == 0
@@ -32,18 +25,11 @@ def test_workers_give_the_same_experience_and_counts_as_the_learner(config):
 
 def test_a_worker_killed_mid_round_loses_nothing_and_counts_nothing_twice():
     cfg = small_config("tic_tac_toe")
-    here, there = build(cfg), build(cfg)
     backend = KillOnce(LocalBackend(cfg, 2))
-    pool = Pool(backend)
-    try:
-        assert_same(rounds(here, 2), rounds(there, 2, pool))
-        report = pool.report()
-    finally:
-        pool.close()
+    report = same_as_here(cfg, backend)
     assert backend.killed
     assert report["workers_lost"] == 1 and report["parts_redone"] >= 1
     assert report["workers_replaced"] == 1
-    assert work_counts(here) == work_counts(there)
 
 
 def test_rounds_expanded_ahead_use_weights_at_most_lag_versions_old():

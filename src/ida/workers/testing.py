@@ -16,6 +16,8 @@ from ida.core.loop import Workers, amplify
 from ida.core.registry import domain_of
 from ida.core.runs.config import RunConfig
 from ida.core.runs.job import Job
+from ida.core.runs.run import build
+from ida.workers.pool import Pool
 
 SMALL = {
     "union_find": dict(
@@ -92,3 +94,17 @@ class KillOnce:
         if worker == self.victim and not self.killed:
             os.kill(self.backend.pids()[worker], signal.SIGKILL)
             self.killed = True
+
+
+def same_as_here(cfg: RunConfig, backend: Any, count: int = 2) -> dict[str, Any]:
+    """``count`` rounds of the run ``cfg`` here and on ``backend``'s workers, which must give
+    the same experience and counts; the pool's report."""
+    here, there = build(cfg), build(cfg)
+    pool = Pool(backend)
+    try:
+        assert_same(rounds(here, count), rounds(there, count, pool))
+        report = pool.report()
+    finally:
+        pool.close()
+    assert work_counts(here) == work_counts(there)
+    return report
