@@ -55,7 +55,10 @@ def train(
     ] = None,
     overseer: Annotated[
         str | None,
-        typer.Option(help="exact, biased, noisy, wasteful, learned (H') or human (the workbench)"),
+        typer.Option(
+            help="exact, biased, noisy, wasteful, learned (H'), human (the workbench); "
+            "text: script or llm (a language model)"
+        ),
     ] = None,
     human_budget: Annotated[
         int | None, typer.Option(help="overseer learned or human: calls to H in all, at most")
@@ -63,6 +66,13 @@ def train(
     db: Annotated[
         str | None,
         typer.Option(help="overseer human: the workbench's database URL (sqlite:///FILE)"),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="overseer llm: an OpenAI-compatible endpoint (http://HOST:PORT/v1)"),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option("--model", help="overseer llm: the model's name there")
     ] = None,
     amplify: Annotated[str | None, typer.Option(help="decompose or adversarial")] = None,
     select: Annotated[
@@ -94,7 +104,6 @@ def train(
     from ida.core.registry import domain_of
     from ida.core.runs.config import merge, parse_settings, read_config_file
     from ida.core.runs.run import train as run_train
-
     from ida.workers import WorkerSettings, start_workers
 
     domain = domain_of(task)  # fail fast on an unknown task
@@ -112,6 +121,8 @@ def train(
         overseer=overseer,
         human_budget=human_budget,
         db=db,
+        endpoint=endpoint,
+        llm_model=llm_model,
         approval=approval,
         amplify=amplify,
         select=select,

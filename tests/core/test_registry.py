@@ -47,7 +47,7 @@ def toy_domain(name="toy", tasks=("toy_task",)):
 def test_the_installed_domains_are_found_through_their_entry_points(fresh):
     """With nothing registered, ``domains()`` loads qa and games from the installed entry
     points; each built-in question task is qa's, each game the games domain's."""
-    assert set(domains()) == {"qa", "games", "programs"} and domains()["qa"] is QA
+    assert set(domains()) == {"qa", "games", "programs", "text"} and domains()["qa"] is QA
     assert domain_of("connect_four") is domains()["games"]
     for task in BUILT_IN:
         assert domain_of(task) is QA
@@ -69,7 +69,7 @@ def test_a_registered_domain_is_found_by_its_tasks_beside_the_installed_ones(fre
     toy = register_domain(toy_domain())
     assert domain_of("toy_task") is toy
     assert domain_of("union_find") is QA
-    assert set(domains()) == {"toy", "qa", "games", "programs"}
+    assert set(domains()) == {"toy", "qa", "games", "programs", "text"}
 
 
 def test_a_task_plugin_registered_with_qa_shows_up_in_the_qa_domain():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from ida.domains.qa.models.layers import Groups
+from ida.core.layers import Groups
 from ida.domains.qa.models.mechanisms.base import Reading
 from ida.domains.qa.models.transformer import ModelSettings, ModelShape, QAModel
 from ida.domains.qa.tasks import get_task

@@ -171,18 +171,15 @@ class TargetAmplifier(QuestionAmplifier):
 
     def split(self, work: Round, parts: int) -> list[Round]:
         """The round as runs of whole instances, each with its own roots (re-slotted)."""
-        per = self.per_instance
-        parts_of = split_items(range(len(work.insts)), parts)
-        return [
-            Round(
-                [work.insts[i] for i in part],
-                work.levels[part[0] * per : (part[-1] + 1) * per],
-                [(slot - part[0], q) for slot, q in work.roots[part[0] * per : (part[-1] + 1) * per]],
-                work.judged[part[0] * per : (part[-1] + 1) * per],
-                work.extra,
+        per, found = self.per_instance, []
+        for part in split_items(range(len(work.insts)), parts):
+            a, b = part[0], part[-1] + 1
+            rows = slice(a * per, b * per)
+            roots = [(slot - a, q) for slot, q in work.roots[rows]]
+            found.append(
+                Round(work.insts[a:b], work.levels[rows], roots, work.judged[rows], work.extra)
             )
-            for part in parts_of
-        ]
+        return found
 
     def merge(self, work: Round, expanded: list[Expansion]) -> Expansion:
         merged = Expansion([], [], [], Counter())

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from torch import nn
 from torch.nn import functional as F
 
-from ida.domains.qa.models.layers import RELATION_SCALE, Block, Groups
+from ida.core.layers import RELATION_SCALE, Block, Groups
 from ida.domains.qa.models.links import shared_slots
 from ida.domains.qa.models.mechanisms.answer_match import AnswerMatch, AnswerMatchSettings
 from ida.domains.qa.models.mechanisms.attention_sink import AttentionSink, AttentionSinkSettings

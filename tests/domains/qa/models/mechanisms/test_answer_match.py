@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ida.domains.qa.models.layers import Attention
+from ida.core.layers import Attention
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.wildcard_search import STAR
 

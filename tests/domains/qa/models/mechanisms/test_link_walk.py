@@ -5,7 +5,7 @@ import pydantic
 import pytest
 import torch
 
-from ida.domains.qa.models.layers import FLOOR, Groups
+from ida.core.layers import FLOOR, Groups
 from ida.domains.qa.models.transformer import ModelSettings
 from ida.domains.qa.tasks import get_task
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ida.domains.qa.models.layers import RELATION_SCALE
+from ida.core.layers import RELATION_SCALE
 from ida.domains.qa.models.mechanisms.base import Mechanism, Reading, Settings
 
 

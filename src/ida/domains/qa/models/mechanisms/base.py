@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from ida.domains.qa.models.layers import Groups
+from ida.core.layers import Groups
 
 
 class Settings(BaseModel):

@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ida.domains.qa.models.layers import RELATION_SCALE
+from ida.core.layers import RELATION_SCALE
 from ida.domains.qa.models.links import held_tokens, token_links
 from ida.domains.qa.models.mechanisms.base import Mechanism, Settings
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from ida.domains.qa.models.layers import FLOOR, RELATION_SCALE, Groups
+from ida.core.layers import FLOOR, RELATION_SCALE, Groups
 from ida.domains.qa.models.links import one_move
 from ida.domains.qa.models.mechanisms.base import Mechanism, Reading, Settings
 

@@ -17,7 +17,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from ida.domains.qa.models.layers import FLOOR, RELATION_SCALE
+from ida.core.layers import FLOOR, RELATION_SCALE
 from ida.domains.qa.models.links import held_tokens, link_moves
 from ida.domains.qa.models.mechanisms.base import Mechanism, Reading, Settings
 

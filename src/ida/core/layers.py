@@ -1,5 +1,6 @@
-"""The transformer's layers: attention whose keys and values are computed once and reused,
-pre-norm blocks, and the per-instance grid that lets questions read their instance in place."""
+"""Transformer layers the domains' models share: attention whose keys and values are computed
+once and reused, pre-norm blocks, and the per-instance grid that lets questions read their
+instance in place."""
 
 from __future__ import annotations
 

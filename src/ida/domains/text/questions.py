@@ -1,0 +1,208 @@
+"""Questions in English about a knowledge base, and their structure.
+
+A question is a chain of relations from a named entity (``Query``): "Which country is the city
+where the employer of Ada Brook is based in?" is ``Query("Ada Brook", ("employer",
+"headquarters", "country"))``, 3 hops. Its words come from a *frame* for the last relation
+("Which country is {x} in?") around *noun phrases* for the others ("the employer of {x}").
+Each has several paraphrases; a held-out set of them never appears in training.
+``parse_question`` reads any of them (train or held-out) back to its ``Query``.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import numpy as np
+
+from ida.domains.text.kb import HELD_OUT, RELATIONS, TRAIN, entity
+
+MAX_HOPS = 4
+
+
+@dataclass(frozen=True)
+class Query:
+    """The structure of a question: start at ``entity``, follow ``relations`` in order."""
+
+    entity: str
+    relations: tuple[str, ...]
+
+    @property
+    def hops(self) -> int:
+        return len(self.relations)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One paraphrase of ``relation`` around ``{x}``; ``simple``: only about a plain name (a
+    possessive around a phrase would be ambiguous: "the friend of Ada Brook's manager")."""
+
+    relation: str
+    text: str
+    simple: bool = False
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return _compile(self.text)
+
+
+def _templates(table: dict[str, tuple[str, ...]]) -> tuple[Template, ...]:
+    return tuple(
+        Template(rel, text.removeprefix("!"), text.startswith("!"))
+        for rel, texts in table.items()
+        for text in texts
+    )
+
+
+# "!" marks a template used only around a plain name.
+FRAMES = {
+    TRAIN: _templates(
+        {
+            "employer": ("Who employs {x}?", "Which company does {x} work for?"),
+            "manager": (
+                "Who manages {x}?",
+                "Who is the manager of {x}?",
+                "Who does {x} report to?",
+            ),
+            "friend": ("Who is the best friend of {x}?", "!Who is {x}'s best friend?"),
+            "home": ("Where does {x} live?", "Which city does {x} live in?"),
+            "headquarters": ("Where is {x} based?", "Which city is {x} headquartered in?"),
+            "country": ("Which country is {x} in?", "What is the country of {x}?"),
+        }
+    ),
+    HELD_OUT: _templates(
+        {
+            "employer": ("{x} works for which company?",),
+            "manager": ("Which person manages {x}?",),
+            "friend": ("Which person is the best friend of {x}?",),
+            "home": ("In which city does {x} live?",),
+            "headquarters": ("In which city is {x} based?",),
+            "country": ("In which country is {x}?",),
+        }
+    ),
+}
+PHRASES = {
+    TRAIN: _templates(
+        {
+            "employer": ("the employer of {x}", "the company {x} works for"),
+            "manager": ("the manager of {x}", "!{x}'s manager"),
+            "friend": ("the best friend of {x}", "!{x}'s best friend"),
+            "home": ("the city where {x} lives", "the home of {x}"),
+            "headquarters": ("the city where {x} is based", "the headquarters of {x}"),
+            "country": ("the country of {x}", "the country {x} is in"),
+        }
+    ),
+    HELD_OUT: _templates(
+        {
+            "employer": ("the company that employs {x}",),
+            "manager": ("the person who manages {x}",),
+            "friend": ("the person who is the best friend of {x}",),
+            "home": ("the city {x} lives in",),
+            "headquarters": ("the city {x} is based in",),
+            "country": ("the country that {x} is in",),
+        }
+    ),
+}
+ALL_FRAMES = FRAMES[TRAIN] + FRAMES[HELD_OUT]
+ALL_PHRASES = PHRASES[TRAIN] + PHRASES[HELD_OUT]
+
+
+@cache
+def _compile(text: str) -> re.Pattern:
+    body = re.escape(text.rstrip("?")).replace(r"\{x\}", "(.+)")
+    return re.compile(body, re.IGNORECASE)
+
+
+def normalize(text: str) -> str:
+    """Spaces collapsed, the end's punctuation and spaces dropped, "'s" joined to its word."""
+    text = " ".join(text.split()).rstrip(" ?.")
+    return text.replace(" 's", "'s")
+
+
+def _phrase(query: Query, kind: str, rng: np.random.Generator) -> str:
+    """``query`` as a noun phrase (a name when it has no hops)."""
+    if not query.hops:
+        return query.entity
+    inner = Query(query.entity, query.relations[:-1])
+    options = _fitting(PHRASES[kind], query.relations[-1], inner)
+    template = options[int(rng.integers(len(options)))]
+    return template.text.replace("{x}", _phrase(inner, kind, rng))
+
+
+def _fitting(templates: tuple[Template, ...], relation: str, inner: Query) -> list[Template]:
+    return [t for t in templates if t.relation == relation and not (t.simple and inner.hops)]
+
+
+def render(query: Query, kind: str, rng: np.random.Generator) -> str:
+    """``query`` in English, each frame and phrase drawn from the ``kind`` templates."""
+    if not query.hops:
+        raise ValueError("a question has at least one hop")
+    inner = Query(query.entity, query.relations[:-1])
+    options = _fitting(FRAMES[kind], query.relations[-1], inner)
+    template = options[int(rng.integers(len(options)))]
+    text = template.text.replace("{x}", _phrase(inner, kind, rng))
+    return text[0].upper() + text[1:]
+
+
+def phrase_seeded(query: Query, key: str) -> str:
+    """``query`` in the training templates, drawn by a hash of ``key`` (deterministic)."""
+    return render(query, TRAIN, np.random.default_rng(zlib.crc32(key.encode())))
+
+
+def type_of(query: Query) -> str:
+    """The type of entity ``query`` asks for."""
+    if query.hops:
+        return RELATIONS[query.relations[-1]].object
+    found = entity(query.entity)
+    assert found is not None
+    return found[1]
+
+
+@lru_cache(maxsize=65536)
+def _phrases(text: str) -> tuple[Query, ...]:
+    """Every reading of ``text`` as a noun phrase (a name, or a phrase around one)."""
+    found = []
+    name = entity(text)
+    if name is not None:
+        found.append(Query(name[0], ()))
+    for t in ALL_PHRASES:
+        m = t.pattern.fullmatch(text)
+        if m is None:
+            continue
+        for inner in _phrases(m.group(1)):
+            if inner.hops < MAX_HOPS and _fits(t, inner):
+                found.append(Query(inner.entity, inner.relations + (t.relation,)))
+    return tuple(dict.fromkeys(found))
+
+
+def _fits(t: Template, inner: Query) -> bool:
+    return not (t.simple and inner.hops) and type_of(inner) == RELATIONS[t.relation].subject
+
+
+@lru_cache(maxsize=65536)
+def _questions(text: str) -> tuple[Query, ...]:
+    found = []
+    for t in ALL_FRAMES:
+        m = t.pattern.fullmatch(text)
+        if m is None:
+            continue
+        for inner in _phrases(m.group(1)):
+            if inner.hops < MAX_HOPS and _fits(t, inner):
+                found.append(Query(inner.entity, inner.relations + (t.relation,)))
+    return tuple(dict.fromkeys(found))
+
+
+def parse_question(text: str) -> Query:
+    """The structure of a question in any of the templates (train or held-out); a ValueError
+    saying why if it is none of them, names no entity of the pools, asks a relation of the
+    wrong type of entity, has more than ``MAX_HOPS`` hops, or reads two ways."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("not a question: empty")
+    found = _questions(normalize(text))
+    if not found:
+        raise ValueError(f"not a question of this domain: {text!r}")
+    if len(found) > 1:
+        raise ValueError(f"ambiguous question: {text!r}")
+    return found[0]
