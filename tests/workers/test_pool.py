@@ -8,10 +8,10 @@ from ida.core.runs.run import build
 from ida.workers import Pool, WorkerSettings
 from ida.workers.local import LocalBackend
 from ida.workers.replica import WorkerFailed, weights_of
-from ida.workers.testing import KillOnce, rounds, same_as_here, small_config
+from ida.workers.testing import SMALL, KillOnce, rounds, same_as_here, small_config
 
 
-@pytest.fixture(params=["union_find", "tic_tac_toe"])
+@pytest.fixture(params=sorted(SMALL))
 def config(request):
     return small_config(request.param)
 

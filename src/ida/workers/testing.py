@@ -36,12 +36,16 @@ SMALL = {
         batch_size=16,
         device="cpu",
     ),
+    "programs": dict(tasks=8, budget=100, batch_size=16, device="cpu"),
+    "text_kb": dict(
+        size=4, instances_per_round=4, questions_per_instance=4, batch_instances=4, device="cpu"
+    ),
 }
 
 
 def small_config(task: str) -> RunConfig:
-    """A run of ``task`` ("union_find" or "tic_tac_toe") whose rounds take a fraction of a
-    second."""
+    """A run of ``task`` (one of ``SMALL``'s, a task of each domain) whose rounds take a
+    fraction of a second."""
     return domain_of(task).configure(task, SMALL[task])
 
 

@@ -89,3 +89,10 @@ def test_names_and_template_words_are_all_in_the_vocabulary_and_do_not_overlap()
     assert all(w in words.ids for w in names)
     templates = set(words.ids) - names
     assert not names & templates
+
+
+def test_every_relation_is_told_subject_first_and_object_first_in_training():
+    """So that which name is the subject is read from the words, not from the order."""
+    for relation, sets in FACT_TEMPLATES.items():
+        orders = {t.index("{s}") < t.index("{o}") for t in sets[TRAIN]}
+        assert orders == {True, False}, relation

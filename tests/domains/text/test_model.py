@@ -108,3 +108,16 @@ def test_a_short_fit_learns_one_hop_questions():
         optimizer.step()
     after = accuracy_by_level(model, test, "cpu")[0]
     assert before < 0.3 and after > 0.6, (before, after)
+
+
+def test_the_hop_count_is_a_distribution_read_from_the_hops():
+    """Each hop after the first may read no word; the counts' probabilities sum to one, for
+    any number of hops the model allows."""
+    torch.manual_seed(3)
+    _, questions, _, _ = data().tensors("cpu")
+    for hops in (1, 2, 4):
+        model = make_model(ModelSettings(d_model=16, n_heads=2, hops=hops)).eval()
+        _, queries, counts = model.queries(questions)
+        assert queries.shape == (len(questions), hops, 16)
+        assert counts.shape == (len(questions), hops)
+        assert torch.allclose(counts.exp().sum(-1), torch.tensor(1.0), atol=1e-5)

@@ -12,6 +12,7 @@ from ida.domains.text.questions import (
     ALL_PHRASES,
     FRAMES,
     MAX_HOPS,
+    PHRASES,
     Query,
     parse_question,
     phrase_seeded,
@@ -112,3 +113,13 @@ def test_seeded_phrasing_is_deterministic_and_in_the_training_templates():
     assert a == b and parse_question(a) == query
     train = {t.text for t in FRAMES[TRAIN]}
     assert any(a.lower().startswith(t.split("{x}")[0].lower()) for t in train)
+
+
+def test_held_out_templates_are_never_trained_on_and_every_relation_has_several_shapes():
+    for table in (FRAMES, PHRASES):
+        trained = {t.text.lower() for t in table[TRAIN]}
+        assert not trained & {t.text.lower() for t in table[HELD_OUT]}
+    for relation in RELATIONS:
+        frames = [t.text for t in FRAMES[TRAIN] if t.relation == relation]
+        assert any(f.startswith("{x}") for f in frames) or relation == "employer"
+        assert sum(not f.startswith("{x}") for f in frames) >= 3

@@ -71,11 +71,27 @@ COUNTRIES = (
 # ("employ", "manage", "friend", ...) so that a reader who knows the words can read a new one.
 FACT_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     "employer": {
-        TRAIN: ("{s} works for {o}.", "{o} employs {s}.", "The employer of {s} is {o}."),
+        TRAIN: (
+            "{s} works for {o}.",
+            "{s} works at {o}.",
+            "{o} employs {s}.",
+            "The employer of {s} is {o}.",
+            "{s}'s employer is {o}.",
+            "{o} is the employer of {s}.",
+            "{o} is the company {s} works for.",
+        ),
         HELD_OUT: ("{s} is employed by {o}.",),
     },
     "manager": {
-        TRAIN: ("{s} reports to {o}.", "{o} manages {s}.", "The manager of {s} is {o}."),
+        TRAIN: (
+            "{s} reports to {o}.",
+            "{o} manages {s}.",
+            "The manager of {s} is {o}.",
+            "{s}'s manager is {o}.",
+            "{o} is the boss of {s}.",
+            "{o} is {s}'s manager.",
+            "{s} has {o} as a manager.",
+        ),
         HELD_OUT: ("{o} is the manager of {s}.",),
     },
     "friend": {
@@ -83,11 +99,21 @@ FACT_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "The best friend of {s} is {o}.",
             "{s}'s best friend is {o}.",
             "{s} calls {o} a best friend.",
+            "{o} is {s}'s best friend.",
+            "{o} is a best friend to {s}.",
+            "{s} has {o} as a best friend.",
         ),
         HELD_OUT: ("{o} is the best friend of {s}.",),
     },
     "home": {
-        TRAIN: ("{s} lives in {o}.", "{s} has a home in {o}.", "The home of {s} is in {o}."),
+        TRAIN: (
+            "{s} lives in {o}.",
+            "{s} has a home in {o}.",
+            "The home of {s} is in {o}.",
+            "{s}'s home is in {o}.",
+            "{o} is home to {s}.",
+            "{o} is the home of {s}.",
+        ),
         HELD_OUT: ("{o} is where {s} lives.",),
     },
     "headquarters": {
@@ -95,11 +121,21 @@ FACT_TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "{s} is based in {o}.",
             "{s} is headquartered in {o}.",
             "The headquarters of {s} are in {o}.",
+            "{s}'s headquarters are in {o}.",
+            "{o} hosts the headquarters of {s}.",
+            "{o} is home to the headquarters of {s}.",
         ),
         HELD_OUT: ("{o} is the base of {s}.",),
     },
     "country": {
-        TRAIN: ("{s} is in {o}.", "{s} is a city in {o}.", "{s} lies in {o}."),
+        TRAIN: (
+            "{s} is in {o}.",
+            "{s} is a city in {o}.",
+            "{s} lies in {o}.",
+            "{s}'s country is {o}.",
+            "{o} contains {s}.",
+            "{o} is the country of {s}.",
+        ),
         HELD_OUT: ("{s} is located in {o}.",),
     },
 }

@@ -9,9 +9,13 @@ its two mentions (first -> second and back), each with a learned *relation key* 
 sentence around them. The memory is that graph: edges, keys and the entities' words.
 
 ``forward`` and ``generate`` read a question (a small transformer, each word also told how far
-it is from the name) into a hop count and one *relation query* per hop: attention over the
-question's words other than the name (each hop steered away from the words earlier hops read)
-picks words, whose own vectors are the query. The answer starts on the question's name (exact
+it is from the name and from the question's ends) into one *relation query* per hop: attention
+over the question's words other than the name (each hop steered away from the words earlier
+hops read) picks words, whose own vectors are the query. The hop count follows from the same
+reads: each hop after the first may instead read *no word* (a learned score against the
+words'), and the question has k hops when hops 2..k read a word and hop k + 1 reads none, so
+the count is the number of relation phrases found rather than a guess from the sentence's
+shape. The answer starts on the question's name (exact
 match of its words against the instance's entities) and moves, hop by hop, along the edges
 from where it is, each edge weighted by how well its key matches the hop's query and how
 likely it runs from subject to object (a softmax over the edges that leave the same entity);
@@ -141,7 +145,9 @@ class TextModel(nn.Module):
         self.hop_queries = nn.Parameter(torch.randn(s.hops, d) * d**-0.5)
         self.attend_key, self.attend_value = nn.Linear(d, d), nn.Linear(d, d)
         self.coverage = nn.Parameter(torch.tensor(2.0))  # how much a read word is avoided
-        self.count = nn.Linear(d, s.hops)  # how many hops, from the question
+        self.stop = nn.Parameter(torch.zeros(s.hops))  # the score of reading no word (no hop)
+        self.edges = nn.Embedding(s.max_distance + 1, d)  # a question word from its start
+        self.ends = nn.Embedding(s.max_distance + 1, d)  # a question word from its end
 
     # reading words
 
@@ -244,21 +250,31 @@ class TextModel(nn.Module):
         offset = torch.where(at < start, at - start, torch.where(at > end, at - end, 0))
         offset = torch.where(named.any(1, keepdim=True), offset, 0)
         reach = self.settings.max_distance
+        real = questions != PAD
+        first = torch.where(real, at, length).min(1, keepdim=True).values
+        last = torch.where(real, at, -1).max(1, keepdim=True).values
         words = self.words(questions)
         x = words + self.distance(offset.clamp(-reach, reach) + reach)
+        x = x + self.edges((at - first).clamp(0, reach)) + self.ends((last - at).clamp(0, reach))
         x = self.norm(self.read(self.reader, self.positions, x, questions))
-        pad = (questions == PAD) | self.names[questions]  # a name is no relation's word
+        pad = ~real | self.names[questions]  # a name is no relation's word
         keys, values = self.attend_key(x), self.attend_value(words)  # read: the words themselves
         covered = torch.zeros_like(questions, dtype=x.dtype)
-        found = []
+        found, stops = [], []
         for hop in range(self.settings.hops):
             scores = keys @ self.hop_queries[hop] / x.shape[-1] ** 0.5 - self.coverage * covered
-            weights = scores.masked_fill(pad, NEG).softmax(-1)
+            scores = scores.masked_fill(pad, NEG)
+            # a hop after the first may read no word: then the question has no more hops
+            none = self.stop[hop].expand(b, 1) if hop else scores.new_full((b, 1), NEG)
+            stops.append(torch.cat([scores, none], 1).log_softmax(-1)[:, -1])
+            weights = scores.softmax(-1)
             covered = covered + weights
             found.append((weights[..., None] * values).sum(1))
-        used = (questions != PAD).float()[..., None]
-        pooled = (x * used).sum(1) / used.sum(1).clamp(min=1)
-        return spans.keys[:, 0], torch.stack(found, 1), self.count(pooled).log_softmax(-1)
+        # P(k hops) = P(hops 2..k read a word) * P(hop k + 1 reads none)
+        stop = torch.stack(stops[1:] + [scores.new_zeros(b)], 1)  # [B, hops]: log P(hop k+1 none)
+        go = torch.log1p(-stop[:, :-1].exp().clamp(max=1 - TINY))  # [B, hops - 1]
+        went = torch.cat([go.new_zeros(b, 1), go.cumsum(1)], 1)
+        return spans.keys[:, 0], torch.stack(found, 1), went + stop
 
     def answer(self, memory: Memory, index: torch.Tensor, questions: torch.Tensor) -> torch.Tensor:
         """Log-probabilities [B, N] of each entity of question b's instance ``index[b]`` being

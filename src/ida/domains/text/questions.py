@@ -60,16 +60,55 @@ def _templates(table: dict[str, tuple[str, ...]]) -> tuple[Template, ...]:
 FRAMES = {
     TRAIN: _templates(
         {
-            "employer": ("Who employs {x}?", "Which company does {x} work for?"),
+            "employer": (
+                "Who employs {x}?",
+                "Which company does {x} work for?",
+                "For which company does {x} work?",
+                "Which company employs {x}?",
+                "What is the employer of {x}?",
+                "!What is {x}'s employer?",
+            ),
             "manager": (
                 "Who manages {x}?",
                 "Who is the manager of {x}?",
                 "Who does {x} report to?",
+                "Which person does {x} report to?",
+                "Which person is the boss of {x}?",
+                "{x} reports to whom?",
+                "{x} reports to which person?",
+                "!Who is {x}'s manager?",
             ),
-            "friend": ("Who is the best friend of {x}?", "!Who is {x}'s best friend?"),
-            "home": ("Where does {x} live?", "Which city does {x} live in?"),
-            "headquarters": ("Where is {x} based?", "Which city is {x} headquartered in?"),
-            "country": ("Which country is {x} in?", "What is the country of {x}?"),
+            "friend": (
+                "Who is the best friend of {x}?",
+                "Whom does {x} call a best friend?",
+                "{x} calls which person a best friend?",
+                "Which person does {x} call a best friend?",
+                "!Who is {x}'s best friend?",
+            ),
+            "home": (
+                "Where does {x} live?",
+                "Which city does {x} live in?",
+                "In what city does {x} have a home?",
+                "{x} lives in which city?",
+                "What is the home of {x}?",
+                "!What is {x}'s home?",
+            ),
+            "headquarters": (
+                "Where is {x} based?",
+                "Which city is {x} headquartered in?",
+                "In which city are the headquarters of {x}?",
+                "{x} is based in which city?",
+                "Where are the headquarters of {x}?",
+                "!Where are {x}'s headquarters?",
+            ),
+            "country": (
+                "Which country is {x} in?",
+                "What is the country of {x}?",
+                "In what country does {x} lie?",
+                "{x} is in which country?",
+                "Which country contains {x}?",
+                "!What is {x}'s country?",
+            ),
         }
     ),
     HELD_OUT: _templates(
@@ -86,12 +125,47 @@ FRAMES = {
 PHRASES = {
     TRAIN: _templates(
         {
-            "employer": ("the employer of {x}", "the company {x} works for"),
-            "manager": ("the manager of {x}", "!{x}'s manager"),
-            "friend": ("the best friend of {x}", "!{x}'s best friend"),
-            "home": ("the city where {x} lives", "the home of {x}"),
-            "headquarters": ("the city where {x} is based", "the headquarters of {x}"),
-            "country": ("the country of {x}", "the country {x} is in"),
+            "employer": (
+                "the employer of {x}",
+                "the company {x} works for",
+                "the company employing {x}",
+                "the company where {x} works",
+                "the company which is the employer of {x}",
+                "!{x}'s employer",
+            ),
+            "manager": (
+                "the manager of {x}",
+                "the boss of {x}",
+                "the person who is the boss of {x}",
+                "the person {x} reports to",
+                "the one managing {x}",
+                "!{x}'s manager",
+            ),
+            "friend": (
+                "the best friend of {x}",
+                "the one {x} calls a best friend",
+                "the person whom {x} calls a best friend",
+                "!{x}'s best friend",
+            ),
+            "home": (
+                "the city where {x} lives",
+                "the home of {x}",
+                "the city that is home to {x}",
+                "the city that is the home of {x}",
+                "!{x}'s home",
+            ),
+            "headquarters": (
+                "the city where {x} is based",
+                "the headquarters of {x}",
+                "the city {x} is headquartered in",
+                "!{x}'s headquarters",
+            ),
+            "country": (
+                "the country of {x}",
+                "the country {x} is in",
+                "the country containing {x}",
+                "!{x}'s country",
+            ),
         }
     ),
     HELD_OUT: _templates(
