@@ -104,7 +104,7 @@ TASKS = {
 }
 TASK_SETTINGS: dict[str, dict] = {
     "text_kb": {
-        "steps": 1600,
+        "steps": 2000,
         "eval_every": 200,
         "lr": 2e-3,
         "instances_per_round": 16,
