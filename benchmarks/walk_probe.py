@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from runner import probe_job, probe_main
 
-from ida.domains.qa.models.layers import RELATION_SCALE
+from ida.core.layers import RELATION_SCALE
 
 
 def probe(run_dir: str | Path, instances: int = 64, seed: int = 123) -> dict:
