@@ -237,35 +237,32 @@ def type_of(query: Query) -> str:
 @lru_cache(maxsize=65536)
 def _phrases(text: str) -> tuple[Query, ...]:
     """Every reading of ``text`` as a noun phrase (a name, or a phrase around one)."""
-    found = []
     name = entity(text)
-    if name is not None:
-        found.append(Query(name[0], ()))
-    for t in ALL_PHRASES:
-        m = t.pattern.fullmatch(text)
-        if m is None:
-            continue
-        for inner in _phrases(m.group(1)):
-            if inner.hops < MAX_HOPS and _fits(t, inner):
-                found.append(Query(inner.entity, inner.relations + (t.relation,)))
-    return tuple(dict.fromkeys(found))
-
-
-def _fits(t: Template, inner: Query) -> bool:
-    return not (t.simple and inner.hops) and type_of(inner) == RELATIONS[t.relation].subject
+    found = [] if name is None else [Query(name[0], ())]
+    return tuple(dict.fromkeys(found + _around(ALL_PHRASES, text)))
 
 
 @lru_cache(maxsize=65536)
 def _questions(text: str) -> tuple[Query, ...]:
+    """Every reading of ``text`` as a question."""
+    return tuple(dict.fromkeys(_around(ALL_FRAMES, text)))
+
+
+def _around(templates, text: str) -> list[Query]:
+    """The readings of ``text`` as one of ``templates`` around a noun phrase: one more hop."""
     found = []
-    for t in ALL_FRAMES:
+    for t in templates:
         m = t.pattern.fullmatch(text)
         if m is None:
             continue
         for inner in _phrases(m.group(1)):
             if inner.hops < MAX_HOPS and _fits(t, inner):
                 found.append(Query(inner.entity, inner.relations + (t.relation,)))
-    return tuple(dict.fromkeys(found))
+    return found
+
+
+def _fits(t: Template, inner: Query) -> bool:
+    return not (t.simple and inner.hops) and type_of(inner) == RELATIONS[t.relation].subject
 
 
 def parse_question(text: str) -> Query:
