@@ -176,7 +176,6 @@ class TextJob(Job):
             "curriculum": self.curriculum.state_dict(),
             "counts": dict(self.amplifier.counts),
             "warm_counts": dict(warm.counts) if warm is not None else {},
-            "overseer_counts": dict(self.overseer.counts) if self.overseer is not None else {},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -185,6 +184,3 @@ class TextJob(Job):
         self.amplifier.counts = Counter(state["counts"])
         if self.loop.warm_start is not None:
             self.loop.warm_start.counts = Counter(state["warm_counts"])
-        if self.overseer is not None:
-            self.overseer.counts.clear()
-            self.overseer.counts.update(state["overseer_counts"])
