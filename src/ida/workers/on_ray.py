@@ -84,18 +84,11 @@ def reachable(address: str, seconds: float = 5.0) -> None:
 class RayBackend:
     """``size`` ``RayReplica`` actors, each asking for ``threads`` CPUs."""
 
-    def __init__(
-        self,
-        cfg: RunConfig,
-        size: int,
-        threads: int = 1,
-        address: str | None = None,
-        temp_dir: str | None = None,
-    ):
+    def __init__(self, cfg: RunConfig, size: int, threads: int = 1, address: str | None = None):
         self.size, self.stats = size, Counter()
         self.revive_seconds = 60.0  # how long a lost actor has to come back
         started = time.perf_counter()
-        self.owns = connect(address, max(size * threads, os.cpu_count() or 1), temp_dir)
+        self.owns = connect(address, max(size * threads, os.cpu_count() or 1))
         actor = ray.remote(num_cpus=threads, max_restarts=-1, max_task_retries=0)(RayReplica)
         self.actors = [actor.remote(cfg, threads) for _ in range(size)]
         self.refs: dict[int, Any] = {}
