@@ -32,3 +32,25 @@ def tiny_config(tmp_path):
         "[model]\nd_model = 16\nn_heads = 2\nenc_layers = 1\ndec_layers = 1\n"
     )
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's, never a download) driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    from ida.overseers.human.testing import CHROMIUM
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (its own cookies), 10 s to find what it waits for."""
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

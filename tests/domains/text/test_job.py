@@ -108,7 +108,7 @@ def test_train_show_and_eval_from_the_command_line(monkeypatch, capsys, tmp_path
     "args, match",
     [
         (["--overseer", "llm"], "needs --endpoint URL and --model NAME"),
-        (["--overseer", "human"], "overseer 'human' is not available"),
+        (["--overseer", "learned"], "overseer 'learned' is not available"),
         (["--size", "40"], "size (people per world) must be 4 to 12"),
         (["--mode", "rl"], "mode"),
         (["--distill", "best_of_n"], "distill"),

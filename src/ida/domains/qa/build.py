@@ -34,7 +34,7 @@ from ida.domains.qa.experience import Experience
 from ida.domains.qa.job import QAJob
 from ida.domains.qa.models.transformer import ModelShape, QAModel
 from ida.domains.qa.overseers.demonstrators import Corrupting, make_overseer
-from ida.domains.qa.overseers.human import Desk
+from ida.domains.qa.overseers.human import TaskDesk
 from ida.domains.qa.overseers.learned_overseer import LearnedOverseer
 from ida.domains.qa.tasks import Task, get_task
 from ida.domains.qa.tasks.base import speaks_weak_hch
@@ -186,7 +186,7 @@ def build_job(cfg: QAConfig) -> QAJob:
         elif cfg.overseer in ("learned", "human"):
             desk = None
             if cfg.overseer == "human":
-                desk = Desk(task, cfg.db, cfg.db_run or cfg.label(), cfg.overlap)
+                desk = TaskDesk(task, cfg.db, cfg.db_run or cfg.label(), cfg.overlap)
                 desk.attach(engine, cfg.poll)
             amplifier = decompose(
                 LearnedOverseerAmplifier,

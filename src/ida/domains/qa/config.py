@@ -9,11 +9,12 @@ from pydantic import Field, model_validator
 
 from ida.core.runs.config import RunConfig, make_config, merge
 from ida.domains.qa.models.transformer import ModelSettings
+from ida.overseers.human.desk import DeskSettings
 
 EvalWeights = Literal["ema", "latest"]  # the EMA teacher, or the latest step's weights
 
 
-class QAConfig(RunConfig):
+class QAConfig(RunConfig, DeskSettings):
     """Defaults finish on 2 CPU cores in minutes at size 16; each task adds its recommended
     settings on top (``Task.config``)."""
 
@@ -102,16 +103,6 @@ class QAConfig(RunConfig):
     )
     transcript_steps: int = Field(
         200, ge=0, description="H''s training steps on the transcripts before the first round"
-    )
-    db: str = Field(
-        "sqlite:///workbench.db", description="overseer 'human': the workbench's database URL"
-    )
-    db_run: str | None = Field(
-        None, description="overseer 'human': the run's name in the workbench (default: its folder)"
-    )
-    overlap: int = Field(1, ge=1, description="overseer 'human': people who answer each step")
-    poll: float = Field(
-        0.05, gt=0, description="overseer 'human': seconds between looks for people's answers"
     )
     min_h_share: float = Field(
         0.02, ge=0, le=1, description="overseer 'learned': share H decomposes once H' is trusted"

@@ -16,7 +16,7 @@ import numpy as np
 
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import PAD, QuestionForm, Slot, Task, _is_token
-from ida.overseers.human.protocol import Move, QueueError
+from ida.overseers.human.protocol import Move, QueueError, form_int
 
 
 def _question(task: Task, question: Sequence[int]) -> str:
@@ -114,6 +114,27 @@ class TaskBench:
 
     def parse_move(self, context: dict, payload: Any) -> Move:
         return parse_move(self.task, context, payload)
+
+    def form_move(self, fields: dict) -> dict:
+        """The move a work page's form asks for (checked by ``parse_move`` afterwards): an
+        answer chosen, or one or two subquestions built from a question form's selects."""
+        kind = fields.get("kind")
+        if kind == "answer":
+            return {"answer": form_int(fields, "answer")}
+        if kind != "ask":
+            raise QueueError("choose a move: answer, ask or combine", 422)
+        asked = []
+        for i in (1, 2):
+            if fields.get(f"q{i}_form", "") in ("", "none"):
+                continue
+            form = form_int(fields, f"q{i}_form")
+            slots = sorted(
+                (int(name.rsplit("_s", 1)[1]), name)
+                for name in fields
+                if name.startswith(f"q{i}_f{form}_s") and name.rsplit("_s", 1)[1].isdigit()
+            )
+            asked.append(self.build_question(form, [form_int(fields, name) for _, name in slots]))
+        return {"ask": asked}
 
     def build_question(self, form: int, choices: Sequence[int]) -> list[int]:
         """The question of the task's ``form``-th form with ``choices`` in its slots."""

@@ -3,7 +3,8 @@
 ``propose`` draws a round: fresh instances told in the training templates and root questions
 at the curriculum's levels. ``expand`` (pure) grows one weak-HCH tree per root in the engine:
 the root goes to the overseer H, one step at a time (``Call(overseer.moves, [step])``, so an
-overseer that is a language model gets batches); each subquestion H asks goes to the teacher
+overseer that is a language model gets batches; people at the workbench, ``wait``, are posted
+the step and the tree waits for their move); each subquestion H asks goes to the teacher
 A (``Call(answerer, ...)``, batched across all trees) or, above ``depth``, to H again. A move
 that ``check_move`` refuses, or none, is an overseer failure: that root gets no target.
 ``absorb`` counts, updates the curriculum and returns the round as ``Rows``.
@@ -27,7 +28,16 @@ from ida.core.engine import Call, Engine, Spawn
 from ida.core.loop import split_items
 from ida.domains.text.data import Answerer, Rows, fact_rows, question_rows, sample_query
 from ida.domains.text.kb import TRAIN, World, sample_world, tell
-from ida.domains.text.protocol import MAX_TURNS, Outside, Overseer, check_move, make_step
+from ida.domains.text.protocol import (
+    MAX_TURNS,
+    Move,
+    Outside,
+    Overseer,
+    Step,
+    Waiting,
+    check_move,
+    make_step,
+)
 from ida.domains.text.questions import Query, render
 from ida.domains.text.words import ANSWER_LEN, PAD, vocab
 
@@ -79,7 +89,7 @@ class TextAmplifier:
 
     def __init__(
         self,
-        overseer: Overseer,
+        overseer: Overseer | Waiting,
         curriculum: Curriculum,
         people: int,
         instances: int,
@@ -95,6 +105,8 @@ class TextAmplifier:
         self.depth, self.use_model, self.max_batch = depth, use_model, max_batch
         self.outside = outside  # A for subquestions, where it is not the net (an endpoint)
         self.counts: Counter = Counter()
+        if hasattr(overseer, "wait"):  # people: their steps stay in the workbench's database
+            self.split = None
 
     def propose(self, rng: np.random.Generator) -> Round:
         worlds = [sample_world(rng, self.people) for _ in range(self.instances)]
@@ -168,7 +180,7 @@ class TextAmplifier:
         grower = Grower(
             self.overseer, work.facts, answerer if self.use_model else None, self.depth, counts
         )
-        trees = Engine(self.max_batch).run([grower.grow(s, text, 0) for s, _, text in work.roots])
+        trees = self.engine().run([grower.grow(s, text, 0) for s, _, text in work.roots])
         return [tree.answer for tree in trees], trees
 
     def explain(self, facts: list[str], question: str, answerer: Answerer) -> Node:
@@ -177,7 +189,15 @@ class TextAmplifier:
         grower = Grower(
             self.overseer, [facts], answerer if self.use_model else None, self.depth, Counter()
         )
-        return Engine(self.max_batch).run([grower.grow(0, question, 0)])[0]
+        return self.engine().run([grower.grow(0, question, 0)])[0]
+
+    def engine(self) -> Engine:
+        """An engine for a round's trees; H as people (``attach``) delivers moves to it."""
+        engine = Engine(self.max_batch)
+        attach = getattr(self.overseer, "attach", None)
+        if attach is not None:
+            attach(engine)
+        return engine
 
     def absorb(self, work: Round, done: Expansion, rng: np.random.Generator) -> Rows:
         """Counts, the curriculum's update (the teacher's answer against the target, where
@@ -217,7 +237,7 @@ class Grower:
 
     def __init__(
         self,
-        overseer: Overseer,
+        overseer: Overseer | Waiting,
         facts: list[list[str]],
         answerer: Answerer | None,
         depth: int,
@@ -232,7 +252,7 @@ class Grower:
         answered: list[list[str]] = []
         for turn in range(MAX_TURNS):
             step = make_step(self.facts[slot], question, answered, turn == MAX_TURNS - 1)
-            (move,) = await Call(self.overseer.moves, [step])
+            move = await self.move(step)
             self.counts["overseer_calls"] += 1
             reason = "no valid move" if move is None else check_move(step, move)
             if reason is not None:
@@ -247,6 +267,15 @@ class Grower:
             node.children.extend(kids)
             answered = answered + [[kid.question, kid.answer or ""] for kid in kids]
         raise AssertionError("check_move lets no last turn ask")  # pragma: no cover
+
+    async def move(self, step: Step) -> Move | None:
+        """H's move at ``step``: batched with the other trees' steps, or where H is people
+        (``wait``), once they have made it, the other trees going on meanwhile."""
+        wait = getattr(self.overseer, "wait", None)
+        if wait is not None:
+            return await wait(step)
+        (move,) = await Call(self.overseer.moves, [step])
+        return move
 
     async def ask(self, slot: int, questions: list[str], depth: int) -> list[Node]:
         """Subquestions to A, or (without a model, or above ``depth``) to H again."""

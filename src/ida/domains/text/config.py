@@ -11,12 +11,13 @@ from pydantic import Field, field_validator, model_validator
 from ida.core.runs.config import RunConfig, make_config, merge
 from ida.domains.text.model import ModelSettings
 from ida.domains.text.questions import MAX_HOPS
+from ida.overseers.human.desk import DeskSettings
 
-OVERSEERS = ("script", "noisy", "llm")
+OVERSEERS = ("script", "noisy", "llm", "human")
 MIN_PEOPLE, MAX_PEOPLE = 4, 12
 
 
-class TextConfig(RunConfig):
+class TextConfig(RunConfig, DeskSettings):
     """English questions of 1 to ``max_hops`` hops about small generated worlds."""
 
     task: str = "text_kb"
@@ -27,7 +28,8 @@ class TextConfig(RunConfig):
     max_hops: int = Field(MAX_HOPS, ge=1, le=MAX_HOPS, description="the hardest questions")
     overseer: str = Field(
         "script",
-        description="H: 'script' (the scripted reader), 'noisy' (it, wrong at noise_rate) or 'llm'",
+        description="H: 'script' (the scripted reader), 'noisy' (it, wrong at noise_rate), "
+        "'llm' (a language model) or 'human' (people at the workbench)",
     )
     noise_rate: float = Field(0.1, ge=0, le=1, description="overseer noisy: answers made wrong")
     answerer: Literal["net", "endpoint"] = Field(

@@ -19,11 +19,13 @@ from ida.domains.text.config import TextConfig
 from ida.domains.text.data import Rows, heldout_set
 from ida.domains.text.distill import TextDistiller
 from ida.domains.text.evaluate import evaluate
+from ida.domains.text.human import People
 from ida.domains.text.kb import HELD_OUT, TRAIN
 from ida.domains.text.model import ModelSettings, TextModel
-from ida.domains.text.protocol import Outside, Overseer
+from ida.domains.text.protocol import Outside, Overseer, Waiting
 from ida.domains.text.script import Noisy, ScriptedH
 from ida.domains.text.words import vocab
+from ida.overseers.human.desk import Desk
 
 COSTS = ("overseer_calls", "overseer_failures", "model_calls", "labels")
 
@@ -34,9 +36,12 @@ def make_model(settings: ModelSettings) -> TextModel:
     return TextModel(len(words), settings, torch.from_numpy(words.name_mask()))
 
 
-def make_overseer(cfg: TextConfig) -> Overseer:
-    """H as ``cfg.overseer`` names it: the scripted reader (exact, or wrong at a rate), or a
-    language model."""
+def make_overseer(cfg: TextConfig) -> Overseer | Waiting:
+    """H as ``cfg.overseer`` names it: the scripted reader (exact, or wrong at a rate), a
+    language model, or people at the workbench."""
+    if cfg.overseer == "human":
+        desk = Desk(cfg.task, cfg.people, cfg.db, cfg.db_run or cfg.label(), cfg.overlap)
+        return People(desk, cfg.poll)
     if cfg.overseer == "llm":
         from ida.domains.text.llm import llm_overseer
 
@@ -105,8 +110,10 @@ class TextJob(Job):
         )
 
     def start(self) -> None:
-        """Check the endpoint of a language model in the run: unreachable, or without the
-        model asked for, is one line here."""
+        """Check the endpoint of a language model in the run (unreachable, or without the
+        model asked for, is one line here), or open the workbench's database."""
+        if isinstance(self.overseer, People):
+            self.overseer.desk.open()
         for who in (self.overseer, self.amplifier.outside):
             client = getattr(who, "client", None)
             if client is not None:

@@ -11,7 +11,8 @@ A *step* is what H sees, a plain dict::
 A *move* is what H does: ``{"answer": str}``, or ``{"ask": [str]}`` with one or two
 subquestions, each strictly easier (fewer hops) and about an entity the facts name. An
 *overseer* is anything with ``moves(steps) -> list[dict | None]`` (batched; None: it made no
-valid move) and a ``counts`` Counter. ``check_move`` is the one judge of a move's validity.
+valid move) and a ``counts`` Counter, or, for people at the workbench, ``async wait(step)``
+(``Waiting``). ``check_move`` is the one judge of a move's validity.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ class Overseer(Protocol):
     counts: Counter
 
     def moves(self, steps: list[Step]) -> list[Move | None]: ...
+
+
+class Waiting(Protocol):
+    """H as people: the move at a step, awaited in the engine (``attach``: deliver moves to
+    ``engine``) while the other trees go on."""
+
+    counts: Counter
+
+    def attach(self, engine: Any) -> None: ...
+
+    async def wait(self, step: Step) -> Move | None: ...
 
 
 class Outside(Protocol):

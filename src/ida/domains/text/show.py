@@ -68,8 +68,8 @@ def render_tree(
     question = render(sample_query(world, level + 1, rng), TRAIN, rng)
     tokens = torch.from_numpy(fact_rows(sentences, job.cfg.people)[None]).to(job.device)
     answerer = Answerer(job.answerer, tokens)
-    amplifier = job.amplifier if job.overseer is not None else None
-    if amplifier is None:  # the supervised baseline: how IDA would have asked its model
+    amplifier = job.amplifier if job.cfg.overseer != "human" else None
+    if job.overseer is None or amplifier is None:  # how IDA with the script would ask A
         amplifier = TextAmplifier(ScriptedH(), job.curriculum, job.cfg.people, 1, 1, job.device)
     root = amplifier.explain(sentences, question, answerer)
     tree = Tree(_label(world, root))

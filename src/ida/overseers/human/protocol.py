@@ -12,7 +12,7 @@ from typing import Any
 
 from ida.core.errors import IdaError
 
-Move = dict[str, Any]  # {"answer": int} or {"ask": [question, ...]} (a question: list of ints)
+Move = dict[str, Any]  # {"answer": A} or {"ask": [question, ...]}, in the domain's own values
 
 
 class QueueError(IdaError):
@@ -33,8 +33,9 @@ def step_key(task: str, size: int, context: dict) -> str:
 
 
 def context_of(facts: list, question: Sequence[int], answered: Iterable, last=False) -> dict:
-    """A step's context as stored: facts rows, the question, [[subquestion, answer], ...], and
-    ``last`` where it is H's last turn on the question (only an answer will do)."""
+    """A question-answering step's context as stored (other domains store their own JSON):
+    facts rows, the question, [[subquestion, answer], ...], and ``last`` where it is H's last
+    turn on the question (only an answer will do)."""
     context = {
         "facts": facts,
         "question": [int(t) for t in question],
@@ -43,6 +44,14 @@ def context_of(facts: list, question: Sequence[int], answered: Iterable, last=Fa
     if last:
         context["last"] = True
     return context
+
+
+def form_int(fields: dict, name: str) -> int:
+    """The form field ``name`` as a non-negative integer, else a ``QueueError`` (422)."""
+    value = fields.get(name)
+    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 18:
+        raise QueueError(f"choose {name.split('_')[0]}", 422)
+    return int(value)
 
 
 def is_answer(move: Move) -> bool:

@@ -1,6 +1,7 @@
 """What the workbench's tests and benchmarks share to start real components.
 
 * ``free_port()``: a TCP port on 127.0.0.1 that nothing listens on (just now).
+* ``CHROMIUM``: where the browser tests find Debian's Chromium.
 * ``throwaway_postgres(port=None)``: a PostgreSQL server of its own (the newest
   ``/usr/lib/postgresql/*/bin``, else ``pg_ctl`` on ``PATH``) in a temporary directory, on
   127.0.0.1, removed afterwards. The ``Postgres`` it yields has ``.url``, ``stop(mode)`` and
@@ -31,6 +32,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port() -> int:

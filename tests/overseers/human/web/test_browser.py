@@ -13,29 +13,11 @@ from ida.domains.qa.tasks.union_find import ROOT
 from ida.overseers.human.people import add_person
 from ida.overseers.human.schema import TreeNode
 from ida.overseers.human.statements import SQ, A, S
+from ida.overseers.human.testing import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"the browser tests need Chromium at {CHROMIUM}"
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def sign_in(page, base, bench, who="bob"):

@@ -35,7 +35,7 @@ from ida.core.engine import Engine
 from ida.domains.qa.adversary import Adversary, AdversaryScorer
 from ida.domains.qa.amplify.base import Round, tree_counts
 from ida.domains.qa.amplify.decompose import Decomposition, DecompositionAmplifier
-from ida.domains.qa.overseers.human import Desk, HumanOverseer, read_transcript
+from ida.domains.qa.overseers.human import HumanOverseer, TaskDesk, read_transcript
 from ida.domains.qa.overseers.learned_overseer import LearnedOverseer, Transcribing
 from ida.domains.qa.trace import LEARNED, OVERSEER, overseer_calls
 
@@ -52,7 +52,7 @@ class LearnedOverseerAmplifier(DecompositionAmplifier):
         human_budget: int = 0,
         rounds: int = 1,
         min_share: float = 0.02,
-        desk: Desk | None = None,
+        desk: TaskDesk | None = None,
         adversary: Adversary | None = None,
         transcripts: str | None = None,
         transcript_steps: int = 0,

@@ -2,11 +2,8 @@
 queue (``ida.overseers.human.queue``), and the tree waits on it through the engine while every
 other tree goes on.
 
-* ``Desk`` is the trainer's end of the queue for one run: it posts steps, parks each waiting
-  coroutine on an ``Outside`` ticket, and (as the engine's ``idle``) polls the database for the
-  moves people made and delivers them. A step already answered, in this run before a restart
-  or in any run on the same database, is answered from the record (the steps are a memo), so
-  a restarted trainer replays what people did and asks nothing twice.
+* ``TaskDesk`` is the trainer's end of the queue for one run (``ida.overseers.human.desk``),
+  with the task's step contexts and the run's trees recorded for the tree viewer.
 * ``HumanOverseer`` is the overseer the amplifier calls: weak HCH with people taking the steps,
   the model's answer to each question and the adversary's suspicion of it shown beside it
   (the suspicion orders the queue). It keeps H's transcript, for H' to learn from.
@@ -16,16 +13,11 @@ The database is opened on first use, so loading a run to evaluate or show it nee
 
 from __future__ import annotations
 
-import itertools
-import sys
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ida.core.engine import BatchFn, Call, Engine, Outside
+from ida.core.engine import BatchFn, Call
 from ida.core.errors import IdaError
 from ida.domains.qa.tasks.base import (
     MAX_FAN_INS,
@@ -39,6 +31,7 @@ from ida.domains.qa.tasks.base import (
 )
 from ida.domains.qa.trace import Node
 from ida.domains.qa.workbench import parse_move
+from ida.overseers.human.desk import Desk
 
 
 def move_of(step: Step) -> dict[str, Any]:
@@ -55,45 +48,13 @@ def step_of(move: dict[str, Any]) -> Step:
     return tuple(tuple(int(t) for t in q) for q in move["ask"])
 
 
-class Desk:
-    """The trainer's end of the workbench queue for run ``name`` of ``task`` on ``url``."""
+class TaskDesk(Desk):
+    """The workbench desk of a run on ``task`` (its steps' contexts are facts and token
+    questions; the run's finished trees are recorded for the tree viewer)."""
 
     def __init__(self, task: Task, url: str, name: str, overlap: int = 1):
-        self.task, self.url, self.name, self.overlap = task, url, name, overlap
-        self.engine: Engine | None = None
-        self._queue = None
-        self._run: int | None = None
-        self.waiting: dict[str, list[int]] = {}  # step key -> tickets parked on it
-        self._tickets = itertools.count()
-        self.patience, self.warned = 600.0, False
-
-    def open(self) -> None:
-        """Open the database and register the run (or find it, resumed)."""
-        self.queue  # noqa: B018
-
-    @property
-    def queue(self):
-        """The queue, opened (and the run registered) on first use."""
-        if self._queue is None:
-            try:
-                from ida.overseers.human.db import open_database
-                from ida.overseers.human.queue import StepQueue
-            except ImportError:
-                raise IdaError(
-                    '--overseer human needs the web extra: pip install "ida[web]"'
-                ) from None
-            self._queue = StepQueue(open_database(self.url))
-            folder = Path(self.name)  # a run named by its folder: the tree viewer shows its model
-            self._run = self._queue.run_id(
-                self.name, self.task.name, self.task.size, self.overlap,
-                str(folder.resolve()) if folder.is_dir() else None,
-            )  # fmt: skip
-        return self._queue
-
-    def attach(self, engine: Engine, poll: float) -> None:
-        """Have ``engine`` poll this desk for answers every ``poll`` seconds while it waits."""
-        self.engine = engine
-        engine.wait, engine.idle = poll, self.poll
+        super().__init__(task.name, task.size, url, name, overlap)
+        self.task = task
 
     def context(
         self, inst: Instance, question: Question, answered: Answered, last: bool = False
@@ -101,61 +62,6 @@ class Desk:
         from ida.overseers.human.protocol import context_of
 
         return context_of(inst.facts.tolist(), question, answered, last)
-
-    def retried(self, call: Callable[[], Any]) -> Any:
-        """``call()``, retried while the database cannot be reached (a restart, say), for up to
-        ``patience`` seconds."""
-        from sqlalchemy.exc import DBAPIError
-
-        started = time.monotonic()
-        while True:
-            try:
-                return call()
-            except DBAPIError as err:
-                text = str(err).lower()
-                if (
-                    not err.connection_invalidated
-                    and "connect" not in text
-                    and "locked" not in text
-                ):
-                    raise
-                if time.monotonic() - started > self.patience:
-                    raise IdaError(
-                        f"the workbench database has been unreachable for "
-                        f"{self.patience:.0f} s: {str(err.orig).strip()}"
-                    ) from None
-                if not self.warned:
-                    print("the workbench database is unreachable; retrying", file=sys.stderr)
-                    self.warned = True
-                time.sleep(1.0)
-
-    def post(self, posts: Sequence) -> list[str]:
-        """Ask ``posts`` (``queue.Post``s); returns their keys."""
-        return self.retried(lambda: self.queue.post(self._run, posts))
-
-    def people(self) -> int:
-        """Answers people have given in this run."""
-        return self.retried(lambda: self.queue.answered_count(self._run))
-
-    async def wait(self, key: str) -> tuple[dict, str | None]:
-        """The move people made on step ``key`` and who made it, once they have."""
-        if self.engine is None:
-            raise RuntimeError("Desk.attach(engine) first")
-        ticket = next(self._tickets)
-        self.waiting.setdefault(key, []).append(ticket)
-        return await Outside(ticket)
-
-    def poll(self) -> None:
-        """Deliver every move made on a step some coroutine waits for."""
-        if not self.waiting:
-            return
-        keys = list(self.waiting)
-        for key, found in self.retried(lambda: self.queue.moves(keys)).items():
-            for ticket in self.waiting.pop(key):
-                self.engine.deliver(ticket, found)
-
-    def answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> None:
-        self.retried(lambda: self.queue.answer_subquestions(key, answers))
 
     def record(
         self, round_: int, insts: list[Instance], roots, trees: list[Node], who: dict
@@ -179,7 +85,7 @@ class Desk:
                 )
             rows[0]["facts"] = inst.facts.tolist()
             written.append(rows)
-        self.retried(lambda: queue.record_trees(self._run, round_, written))
+        self.retried(lambda: queue.record_trees(self.run, round_, written))
 
 
 class HumanOverseer:
@@ -187,7 +93,9 @@ class HumanOverseer:
     model and the adversary as engine batch functions over (slot, question[, answer]) items
     (``score`` may be None); ``slots`` maps each instance (by identity) to its slot."""
 
-    def __init__(self, desk: Desk, answer: BatchFn, score: BatchFn | None, slots: dict[int, int]):
+    def __init__(
+        self, desk: TaskDesk, answer: BatchFn, score: BatchFn | None, slots: dict[int, int]
+    ):
         self.desk, self.task, self.answer, self.score, self.slots = (
             desk, desk.task, answer, score, slots
         )  # fmt: skip

@@ -2,7 +2,9 @@
 
 ``/work`` claims (or shows the held) step: the facts, the question, the answered subquestions,
 the model's suggestion and how suspect it is, and the moves (answer, ask one or two
-subquestions built from the task's question forms, or combine the answers). The page sends a
+subquestions, or combine the answers), as the domain's view draws them (``view.free_text``:
+typed answers and subquestions; else choices and question forms as selects) and reads them
+back from the form (``form_move``). The page sends a
 heartbeat every lease / 3 seconds while it is open; a submission goes on to the next step.
 """
 
@@ -17,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from ida.overseers.human.db import reading
-from ida.overseers.human.protocol import QueueError
+from ida.overseers.human.protocol import form_int
 from ida.overseers.human.schema import QUEUED
 from ida.overseers.human.statements import ANSWERS, A
 from ida.overseers.human.web.auth import (
@@ -165,43 +167,14 @@ def work(request: Request, signed: Session) -> Response:
     )  # fmt: skip
 
 
-def _int(fields: dict, name: str) -> int:
-    value = fields.get(name)
-    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 18:
-        raise QueueError(f"choose {name.split('_')[0]}", 422)
-    return int(value)
-
-
-def form_move(bench: Any, fields: dict) -> dict:
-    """The move a work page's form asks for (checked by the domain afterwards)."""
-    kind = fields.get("kind")
-    if kind == "answer":
-        return {"answer": _int(fields, "answer")}
-    if kind != "ask":
-        raise QueueError("choose a move: answer, ask or combine", 422)
-    asked = []
-    for i in (1, 2):
-        choice = fields.get(f"q{i}_form", "")
-        if choice in ("", "none"):
-            continue
-        form = _int(fields, f"q{i}_form")
-        slots = sorted(
-            (int(name.rsplit("_s", 1)[1]), name)
-            for name in fields
-            if name.startswith(f"q{i}_f{form}_s") and name.rsplit("_s", 1)[1].isdigit()
-        )
-        asked.append(bench.build_question(form, [_int(fields, name) for _, name in slots]))
-    return {"ask": asked}
-
-
 @router.post("/work/submit")
 def submit(request: Request, signed: Session, fields: Form) -> Response:
     bench = wb(request)
     bench.auth.check_csrf(signed.csrf, fields.get("csrf"))
-    assignment, fence = _int(fields, "assignment"), _int(fields, "fence")
+    assignment, fence = form_int(fields, "assignment"), form_int(fields, "fence")
     task, size, context = bench.claimed(assignment)
     view = bench.bench(task, size)
-    move = view.parse_move(context, form_move(view, fields))
+    move = view.parse_move(context, view.form_move(fields))
     with bench.serial:
         bench.queue.submit(signed.who.id, assignment, fence, move)
     return go("/work")
@@ -213,6 +186,6 @@ def heartbeat(request: Request, signed: Session, fields: Form) -> Response:
     bench.auth.check_csrf(signed.csrf, fields.get("csrf"))
     with bench.serial:
         until = bench.queue.heartbeat(
-            signed.who.id, _int(fields, "assignment"), _int(fields, "fence")
+            signed.who.id, form_int(fields, "assignment"), form_int(fields, "fence")
         )
     return JSONResponse({"lease_until": until})

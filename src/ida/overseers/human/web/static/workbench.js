@@ -31,8 +31,8 @@
       var answer = document.getElementById("answer");
       if (answer) { answer.focus(); event.preventDefault(); }
     } else if (key === "s") {
-      var first = document.getElementById("q1_form");
-      var second = document.getElementById("q2_form");
+      var first = document.getElementById("q1_form") || document.getElementById("q1_text");
+      var second = document.getElementById("q2_form") || document.getElementById("q2_text");
       if (!first) return;
       if (document.activeElement && document.activeElement.closest("#ask-form") && second) {
         if (second.value === "none") { second.selectedIndex = 1; showSlots(document.getElementById("q2")); }
