@@ -1,15 +1,22 @@
 """End to end: IDA with people as H, every H step answered over HTTP through the workbench.
 
-union_find at size 8 (the adversarial benchmark's settings, benchmarks/adversarial.toml) trained
-with ``--overseer human --human-budget 10000``; scripted people (the task's exact H computed from
-what the API shows them, benchmarks/workbench_client.py) answer every step through the
-workbench's JSON API. Mid-run the trainer is killed (kill -9) and resumed, and later the web
+``--task union_find`` (the default): union_find at size 8 (the adversarial benchmark's
+settings, benchmarks/adversarial.toml) trained with ``--overseer human --human-budget 10000``;
+scripted people (the task's exact H computed from what the API shows them,
+benchmarks/workbench_client.py) answer every step through the workbench's JSON API. Mid-run the trainer is killed (kill -9) and resumed, and later the web
 server is killed (kill -9) and restarted. At the end the database is checked: every answer the
 people were told was accepted is there (nothing lost), no step has two answers and no context
 was asked twice (nothing asked twice), and the trainer's summary gives the held-out accuracy,
 the calls to people and the wall time.
 
+``--task text_kb``: the text domain on ``benchmarks/text_people.toml`` (one and two hops, 400
+steps), the people typing the scripted reader's moves (``ida.domains.text.script``) from the
+sentences and question the API shows them; then the same run with the scripted reader as H in
+process, whose targets, and so accuracy, people's run must match.
+
     python benchmarks/workbench_e2e.py --json benchmarks/results_workbench_e2e.json
+    python benchmarks/workbench_e2e.py --task text_kb \
+        --json benchmarks/results_workbench_e2e_text.json
 """
 
 from __future__ import annotations
@@ -43,12 +50,21 @@ def last_step(run_dir: Path) -> int:
     return json.loads(lines[-1])["step"] if lines else 0
 
 
-def trainer(url: str, run_dir: Path, args, resume: bool) -> subprocess.Popen:
-    command = [
+def train_command(task: str, run_dir: Path, args) -> list[str]:
+    """``ida train`` of the benchmark's task with its settings (H not yet named)."""
+    if task == "text_kb":
+        return [sys.executable, "-m", "ida", "train", "text_kb", "--config",
+                str(HERE / "text_people.toml"), "--out", str(run_dir)]  # fmt: skip
+    return [
         sys.executable, "-m", "ida", "train", "union_find", "--config",
-        str(HERE / "adversarial.toml"), "--overseer", "human", "--human-budget",
-        str(args.budget), "--db", url, "--out", str(run_dir), "--steps", str(args.steps),
-    ] + (["--resume"] if resume else [])  # fmt: skip
+        str(HERE / "adversarial.toml"), "--human-budget", str(args.budget),
+        "--out", str(run_dir), "--steps", str(args.steps),
+    ]  # fmt: skip
+
+
+def trainer(url: str, run_dir: Path, args, resume: bool) -> subprocess.Popen:
+    command = train_command(args.task, run_dir, args) + ["--overseer", "human", "--db", url]
+    command += ["--resume"] if resume else []
     log = open(run_dir.parent / "trainer.log", "ab")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -94,16 +110,20 @@ def check(url: str, people_summary: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", choices=["union_find", "text_kb"], default="union_find")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--people", type=int, default=16)
     parser.add_argument("--think", type=float, default=0.0, help="seconds a person thinks")
     parser.add_argument("--budget", type=int, default=10000)
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--kill-trainer-at", type=int, default=200)
-    parser.add_argument("--kill-server-at", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=600, help="union_find's steps")
+    parser.add_argument("--kill-trainer-at", type=int, default=None, help="(default: 1/3 in)")
+    parser.add_argument("--kill-server-at", type=int, default=None, help="(default: 2/3 in)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     args = parser.parse_args()
+    steps = 400 if args.task == "text_kb" else args.steps  # text_kb: benchmarks/text_people.toml
+    args.kill_trainer_at = args.kill_trainer_at or steps // 3
+    args.kill_server_at = args.kill_server_at or 2 * steps // 3
     out = args.out or Path(tempfile.mkdtemp(prefix="ida-e2e-"))
     out.mkdir(parents=True, exist_ok=True)
     if args.backend == "postgresql":
@@ -153,13 +173,32 @@ def run(url: str, out: Path, args) -> dict:
         raise SystemExit(f"training failed ({train.returncode}); see {out / 'trainer.log'}")
     summary = json.loads(summary_path.read_text())
     crowd_summary = json.loads((out / "people.json").read_text())
+    scripted = None
+    if args.task == "text_kb":  # the same run with the scripted reader as H, in process
+        command = train_command(args.task, out / "run-script", args)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        scripted = json.loads((out / "run-script" / "summary.json").read_text())
     return {
         "command": "python benchmarks/workbench_e2e.py " + " ".join(sys.argv[1:]),
+        "task": args.task,
         "backend": args.backend,
         "people": args.people,
         "think_seconds": args.think,
         "accuracy": summary["accuracy"],
         "accuracy_by_level": summary["accuracy_by_level"],
+        "heldout_templates": summary.get("heldout_templates"),
+        "scripted_h": None
+        if scripted is None
+        else {
+            k: scripted.get(k)
+            for k in (
+                "accuracy",
+                "accuracy_by_level",
+                "heldout_templates",
+                "overseer_calls",
+                "train_seconds",
+            )
+        },
         "calls_to_people": summary["overseer_calls"],
         "learned_calls": summary.get("learned_calls"),
         "people_answers": summary.get("people_answers"),

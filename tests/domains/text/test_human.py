@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from ida.domains.text.config import configure  # noqa: E402
 from ida.domains.text.job import TextJob  # noqa: E402
-from ida.domains.text.script import ScriptedH  # noqa: E402
-from ida.domains.text.workbench import TextBench  # noqa: E402
+from ida.domains.text.workbench import GIVE_UP, TextBench  # noqa: E402
 from ida.overseers.human.db import open_database  # noqa: E402
 from ida.overseers.human.people import add_person, person_by_token  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
@@ -37,9 +36,6 @@ TINY = {
 }
 
 
-GIVE_UP = "I cannot tell"  # what these people answer where the reader gives up
-
-
 class People:
     """Scripted readers taking every queued step through the queue, in a thread."""
 
@@ -50,16 +46,14 @@ class People:
         self.thread = threading.Thread(target=self.work, daemon=True)
 
     def work(self) -> None:
-        reader, check = ScriptedH(), TextBench()
+        check = TextBench()
         while not self.stop.is_set():
             held = self.queue.claim(self.me)
             if held is None:
                 time.sleep(0.002)
                 continue
-            move = reader.move(held.context) or {"answer": GIVE_UP}
-            self.queue.submit(
-                self.me, held.assignment, held.fence, check.parse_move(held.context, move)
-            )
+            move = check.parse_move(held.context, check.scripted_move(held.context))
+            self.queue.submit(self.me, held.assignment, held.fence, move)
             self.answered += 1
 
     def __enter__(self):

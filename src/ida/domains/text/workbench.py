@@ -17,9 +17,11 @@ from typing import Any
 from ida.domains.text.kb import TRAIN
 from ida.domains.text.protocol import MAX_ANSWER_CHARS, MAX_ASKS, check_move
 from ida.domains.text.questions import FRAMES, PHRASES
+from ida.domains.text.script import ScriptedH
 from ida.overseers.human.protocol import Move, QueueError
 
 MAX_QUESTION_CHARS = 300
+GIVE_UP = "I cannot tell"  # a scripted person's answer where the reader gives up
 
 
 def examples() -> list[str]:
@@ -82,6 +84,11 @@ class TextBench:
         if set(asked) <= {q for q, _ in context["answered"]}:
             raise QueueError("these subquestions are answered already: combine their answers", 422)
         return {"ask": asked}
+
+    def scripted_move(self, context: dict) -> Move:
+        """The scripted reader's move at step ``context``, as a person would type it (where
+        the reader gives up, an answer saying so): what scripted people answer."""
+        return ScriptedH().move(context) or {"answer": GIVE_UP}
 
     def question(self, question: str) -> str:
         return question
