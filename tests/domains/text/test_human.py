@@ -7,7 +7,6 @@ database, their moves checked as the web app checks them."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 from sqlalchemy import select
@@ -16,9 +15,9 @@ from ida.domains.text.config import configure  # noqa: E402
 from ida.domains.text.job import TextJob  # noqa: E402
 from ida.domains.text.workbench import GIVE_UP, TextBench  # noqa: E402
 from ida.overseers.human.db import open_database  # noqa: E402
-from ida.overseers.human.people import add_person, person_by_token  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
 from ida.overseers.human.statements import RUNS  # noqa: E402
+from ida.overseers.human.testing import QueuePeople  # noqa: E402
 from ida.testing import one_line_error, run_ida  # noqa: E402
 
 TINY = {
@@ -36,33 +35,12 @@ TINY = {
 }
 
 
-class People:
-    """Scripted readers taking every queued step through the queue, in a thread."""
-
-    def __init__(self, url: str, name: str = "ada"):
-        self.queue = StepQueue(open_database(url))
-        self.me = person_by_token(self.queue.engine, add_person(self.queue.engine, name)).id
-        self.answered, self.stop = 0, threading.Event()
-        self.thread = threading.Thread(target=self.work, daemon=True)
-
-    def work(self) -> None:
-        check = TextBench()
-        while not self.stop.is_set():
-            held = self.queue.claim(self.me)
-            if held is None:
-                time.sleep(0.002)
-                continue
-            move = check.parse_move(held.context, check.scripted_move(held.context))
-            self.queue.submit(self.me, held.assignment, held.fence, move)
-            self.answered += 1
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+def people(url: str) -> QueuePeople:
+    """Scripted readers at the queue, their moves checked as the web app checks them."""
+    check = TextBench()
+    return QueuePeople(
+        url, lambda held: check.parse_move(held.context, check.scripted_move(held.context))
+    )
 
 
 def config(url: str, **extra):
@@ -89,9 +67,9 @@ def expand_in_time(job: TextJob, seconds: float = 60.0):
 def test_trees_wait_on_people_and_get_the_readers_targets(tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
     job = TextJob(config(url))
-    with People(url) as people:
+    with people(url) as crowd:
         found = expand_in_time(job)
-    assert found is not None and people.answered > 0
+    assert found is not None and crowd.answered > 0
     scripted = TextJob(configure("text_kb", TINY))  # the same seed: the same A
     work = propose(scripted)
     expected = scripted.amplifier.expand(scripted.distiller.teacher, work)
@@ -99,14 +77,14 @@ def test_trees_wait_on_people_and_get_the_readers_targets(tmp_path):
     assert any(expected.targets)
     assert found.counts["overseer_calls"] == expected.counts["overseer_calls"] > len(work.roots)
     assert found.counts["h_posted"] == found.counts["overseer_calls"]
-    assert people.queue.answered_count() == people.answered
+    assert crowd.queue.answered_count() == crowd.answered
 
 
 def test_a_restarted_trainer_replays_what_people_did_and_asks_nothing_twice(tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
-    with People(url) as people:
+    with people(url) as crowd:
         before = expand_in_time(TextJob(config(url)))
-    asked = people.queue.answered_count()
+    asked = crowd.queue.answered_count()
     after = expand_in_time(TextJob(config(url)), 30.0)  # nobody answers now
     assert after is not None, "the restarted trainer waited on a step people had answered"
     assert after.targets == before.targets
@@ -117,7 +95,7 @@ def test_ida_train_with_people_at_the_workbench(tmp_path, monkeypatch, capsys):
     url = f"sqlite:///{tmp_path}/w.db"
     out = tmp_path / "run"
     settings = [f"--set={k}={v}" for k, v in TINY.items() if k != "model"]
-    with People(url):
+    with people(url):
         code, _, err = run_ida(
             monkeypatch, capsys,
             "train", "text_kb", "--overseer", "human", "--db", url, "--out", str(out),

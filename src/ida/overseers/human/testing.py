@@ -2,6 +2,8 @@
 
 * ``free_port()``: a TCP port on 127.0.0.1 that nothing listens on (just now).
 * ``CHROMIUM``: where the browser tests find Debian's Chromium.
+* ``QueuePeople(url, move)``: scripted people in a thread, taking every queued step straight
+  from the queue on ``url`` and submitting ``move(held)`` (``with QueuePeople(...) as p:``).
 * ``throwaway_postgres(port=None)``: a PostgreSQL server of its own (the newest
   ``/usr/lib/postgresql/*/bin``, else ``pg_ctl`` on ``PATH``) in a temporary directory, on
   127.0.0.1, removed afterwards. The ``Postgres`` it yields has ``.url``, ``stop(mode)`` and
@@ -25,11 +27,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,6 +44,38 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class QueuePeople:
+    """Scripted people answering every queued step of the database at ``url`` through the
+    queue (no web server), in a thread: ``move(held)`` is the move they submit."""
+
+    def __init__(self, url: str, move: Callable, name: str = "ada"):
+        from ida.overseers.human.db import open_database
+        from ida.overseers.human.people import add_person, person_by_token
+        from ida.overseers.human.queue import StepQueue
+
+        self.queue, self.move = StepQueue(open_database(url)), move
+        self.me = person_by_token(self.queue.engine, add_person(self.queue.engine, name)).id
+        self.answered, self.stop = 0, threading.Event()
+        self.thread = threading.Thread(target=self.work, daemon=True)
+
+    def work(self) -> None:
+        while not self.stop.is_set():
+            held = self.queue.claim(self.me)
+            if held is None:
+                time.sleep(0.002)
+                continue
+            self.queue.submit(self.me, held.assignment, held.fence, self.move(held))
+            self.answered += 1
+
+    def __enter__(self) -> QueuePeople:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 # PostgreSQL

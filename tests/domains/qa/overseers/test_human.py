@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -20,40 +19,19 @@ from ida.domains.qa.config import qa_config  # noqa: E402
 from ida.domains.qa.overseers.human import exact_move, read_transcript  # noqa: E402
 from ida.overseers.human.db import open_database  # noqa: E402
 from ida.overseers.human.export import export_lines  # noqa: E402
-from ida.overseers.human.people import add_person, person_by_token  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
+from ida.overseers.human.testing import QueuePeople  # noqa: E402
 from ida.testing import one_line_error, run_ida  # noqa: E402
 
 
-class People:
-    """Scripted people answering every queued step through the queue, in a thread."""
+def exact_people(url: str, name: str = "ada") -> QueuePeople:
+    """Scripted people taking every queued step through the queue: the task's exact H from
+    what they are shown."""
+    from ida.domains.qa.tasks import get_task
 
-    def __init__(self, url: str, name: str = "ada"):
-        self.engine = open_database(url)
-        self.queue = StepQueue(self.engine)
-        self.me = person_by_token(self.engine, add_person(self.engine, name)).id
-        self.answered, self.stop = 0, threading.Event()
-        self.thread = threading.Thread(target=self.work, daemon=True)
-
-    def work(self) -> None:
-        from ida.domains.qa.tasks import get_task
-
-        while not self.stop.is_set():
-            held = self.queue.claim(self.me)
-            if held is None:
-                time.sleep(0.002)
-                continue
-            task = get_task(held.task, held.size)
-            self.queue.submit(self.me, held.assignment, held.fence, exact_move(task, held.context))
-            self.answered += 1
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+    return QueuePeople(
+        url, lambda held: exact_move(get_task(held.task, held.size), held.context), name
+    )
 
 
 def human_config(tiny, url, **extra):
@@ -76,7 +54,7 @@ def amplify_in_time(job, seconds: float = 60.0):
 def test_trees_wait_on_people_and_get_hs_answers(tiny, tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
     job = build_job(human_config(tiny, url))
-    with People(url) as people:
+    with exact_people(url) as people:
         experience = amplify_in_time(job)
     assert experience is not None and people.answered > 0
     amp = job.loop.amplifier
@@ -106,7 +84,7 @@ def _roots(job, experience):
 def test_a_restarted_trainer_replays_answered_steps_and_asks_nothing_twice(tiny, tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
     first = build_job(human_config(tiny, url))
-    with People(url) as people:
+    with exact_people(url) as people:
         before = amplify_in_time(first)
     asked = people.queue.answered_count()
     again = build_job(human_config(tiny, url))  # a fresh process: same seed, same round
@@ -119,7 +97,7 @@ def test_a_restarted_trainer_replays_answered_steps_and_asks_nothing_twice(tiny,
 def test_the_budget_caps_the_calls_to_people(tiny, tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
     job = build_job(human_config(tiny, url, human_budget=5))
-    with People(url):
+    with exact_people(url):
         for _ in range(3):
             assert amplify_in_time(job) is not None
     counts = job.loop.amplifier.counts
@@ -129,10 +107,10 @@ def test_the_budget_caps_the_calls_to_people(tiny, tmp_path):
 def test_h_prime_starts_from_a_workbench_export(tiny, tmp_path):
     url = f"sqlite:///{tmp_path}/w.db"
     job = build_job(human_config(tiny, url))
-    with People(url) as people:
+    with exact_people(url) as people:
         amplify_in_time(job)
     export = tmp_path / "steps.jsonl"
-    export.write_text("".join(export_lines(people.engine)))
+    export.write_text("".join(export_lines(people.queue.engine)))
     transcript = read_transcript(job.task, str(export))
     assert len(transcript) == people.answered
     learned = build_job(
