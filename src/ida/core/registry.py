@@ -36,8 +36,11 @@ class Domain:
     ``build(cfg)``: a fresh ``Job``; ``evaluate(job, seed, per_level, weights)``: a result dict
     and its rich rendering; ``render(job, **options)``: ``ida show``'s rich renderable;
     ``commands(app)``: adds the domain's own subcommands to the ``ida`` command;
-    ``workbench(task, size)``: the web workbench's view of a task's steps (its texts and how a
-    person's move is checked), where people can take the domain's overseer steps."""
+    ``workbench(task, size)``: the web workbench's view of a task's steps, where people can
+    take the domain's overseer steps: ``view(context)`` (what the page shows; ``free_text``:
+    typed moves), ``form_move(fields)`` (the page's form as a move), ``parse_move(context,
+    move)`` (the move checked, else a 422 ``QueueError``), ``question``, ``answer`` and
+    ``fact`` (texts for the tree viewer)."""
 
     name: str
     config: Callable[[], type[RunConfig]]
