@@ -3,14 +3,15 @@
 ``--task union_find`` (the default): union_find at size 8 (the adversarial benchmark's
 settings, benchmarks/adversarial.toml) trained with ``--overseer human --human-budget 10000``;
 scripted people (the task's exact H computed from what the API shows them,
-benchmarks/workbench_client.py) answer every step through the workbench's JSON API. Mid-run the trainer is killed (kill -9) and resumed, and later the web
-server is killed (kill -9) and restarted. At the end the database is checked: every answer the
-people were told was accepted is there (nothing lost), no step has two answers and no context
-was asked twice (nothing asked twice), and the trainer's summary gives the held-out accuracy,
-the calls to people and the wall time.
+benchmarks/workbench_client.py) answer every step through the workbench's JSON API. Mid-run
+the trainer is killed (kill -9) and resumed, and later the web server is killed (kill -9) and
+restarted. At the end the database is checked: every answer the people were told was accepted
+is there (nothing lost), no step has two answers and no context was asked twice (nothing asked
+twice), and the trainer's summary gives the held-out accuracy, the calls to people and the
+wall time.
 
-``--task text_kb``: the text domain on ``benchmarks/text_people.toml`` (one and two hops, 400
-steps), the people typing the scripted reader's moves (``ida.domains.text.script``) from the
+``--task text_kb``: the text domain on ``benchmarks/text_people.toml`` (one and two hops,
+1,200 steps), the people typing the scripted reader's moves (``ida.domains.text.script``) from the
 sentences and question the API shows them; then the same run with the scripted reader as H in
 process, whose targets, and so accuracy, people's run must match.
 
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -121,7 +123,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
     args = parser.parse_args()
-    steps = 400 if args.task == "text_kb" else args.steps  # text_kb: benchmarks/text_people.toml
+    steps = args.steps
+    if args.task == "text_kb":
+        steps = tomllib.loads((HERE / "text_people.toml").read_text())["steps"]
     args.kill_trainer_at = args.kill_trainer_at or steps // 3
     args.kill_server_at = args.kill_server_at or 2 * steps // 3
     out = args.out or Path(tempfile.mkdtemp(prefix="ida-e2e-"))
