@@ -15,6 +15,7 @@ from ida.domains.text.config import configure  # noqa: E402
 from ida.domains.text.job import TextJob  # noqa: E402
 from ida.domains.text.workbench import GIVE_UP, TextBench  # noqa: E402
 from ida.overseers.human.db import open_database  # noqa: E402
+from ida.overseers.human.people import add_person  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
 from ida.overseers.human.statements import RUNS  # noqa: E402
 from ida.overseers.human.testing import QueuePeople  # noqa: E402
@@ -41,6 +42,25 @@ def people(url: str) -> QueuePeople:
     return QueuePeople(
         url, lambda held: check.parse_move(held.context, check.scripted_move(held.context))
     )
+
+
+def admin(url: str):
+    """A TestClient of the workbench on ``url``, signed in as an admin."""
+    import re
+    import warnings
+
+    from ida.overseers.human.web import make_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    app = make_app(url)
+    token = add_person(app.state.wb.queue.engine, "root", admin=True)
+    client = TestClient(app)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    assert client.post("/login", data={"csrf": csrf, "token": token}).status_code == 200
+    return client
 
 
 def config(url: str, **extra):
@@ -106,8 +126,16 @@ def test_ida_train_with_people_at_the_workbench(tmp_path, monkeypatch, capsys):
     assert (out / "summary.json").exists()
     queue = StepQueue(open_database(url))
     with queue.engine.connect() as conn:
-        assert conn.execute(select(RUNS.c.name)).scalars().all() == [str(out)]
+        assert conn.execute(select(RUNS.c.name, RUNS.c.directory)).all() == [
+            (str(out), str(out.resolve()))
+        ]
     assert queue.answered_count() > 0
+    # the admin's pages of the run: the run listed, and the model's own tree in English
+    client = admin(url)
+    assert str(out) in client.get("/admin").text
+    shown = client.get(f"/runs/{out}/model")
+    assert shown.status_code == 200 and "cannot show" not in shown.text
+    assert "<h2>ida show</h2>" in shown.text and "overseer steps" in shown.text
 
 
 def test_people_cannot_be_sent_to_workers(tmp_path, monkeypatch, capsys):
