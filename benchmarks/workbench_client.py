@@ -43,6 +43,8 @@ import numpy as np
 from ida.domains.qa.overseers.human import exact_move
 from ida.domains.qa.tasks import get_task
 from ida.domains.qa.tasks.base import Task
+from ida.domains.text.config import TASKS as TEXT_TASKS
+from ida.domains.text.workbench import TextBench
 
 try:
     import sniffio  # noqa: F401
@@ -61,7 +63,10 @@ def task_of(name: str, size: int) -> Task:
 
 def h_move(claim: dict) -> dict:
     """H's exact step on a claimed task, from what the claim returned alone, as the API takes
-    it: {"answer": N} or {"ask": [[tokens], ...]}."""
+    it: {"answer": N} or {"ask": [[tokens], ...]}; in the text domain the scripted reader's
+    typed move ({"answer": text} or {"ask": [text, ...]})."""
+    if claim["task"] in TEXT_TASKS:
+        return TextBench().scripted_move(claim["context"])
     return exact_move(task_of(claim["task"], claim["size"]), claim["context"])
 
 

@@ -3,14 +3,19 @@ fast as they can, on SQLite and on PostgreSQL, and the time to export 50,000 rec
 
     python benchmarks/workbench_load.py --json                          # both backends + export
     python benchmarks/workbench_load.py --backend sqlite --people 200 --seconds 20 --processes 2
+    python benchmarks/workbench_load.py --backend both --lean --think 0.1   # people who think
     python benchmarks/workbench_load.py --only export --export-steps 50000
     python benchmarks/workbench_load.py --backend sqlite --profile-server /tmp/server.txt
 
 Load: a real server (``python -m ida workbench serve``, one uvicorn process, as shipped) on a
 fresh database with enough union_find steps (size 8) posted for the whole run; ``--people``
 scripted people (``workbench_client.ScriptedPerson``: claim, H's exact move worked out from the
-claim, submit; think time 0), all in one asyncio loop over one ``httpx.AsyncClient``, or split
-over ``--processes`` client processes. After ``--warmup`` seconds, claims that end within the
+claim, submit; think time 0 unless ``--think``), all in one asyncio loop, each person over an
+``httpx.AsyncClient`` of their own (``--lean``: a hand-written client on plain asyncio streams,
+about a fifth of httpx's CPU), or split over ``--processes`` client processes. ``--think T``:
+each person holds each task T seconds (spread uniformly over 0.5 T to 1.5 T) before submitting
+it, as a person reads and answers; 0 (the default) measures the server's capacity, where the
+latency is the queue of requests in flight. After ``--warmup`` seconds, claims that end within the
 next ``--seconds`` are counted: claims per second, and the latency of each claim (the client's
 view: request sent to response read) p50/p99. Alongside: the CPU seconds the server, the
 database (PostgreSQL's processes) and the client used in the window and the machine's busy
@@ -32,9 +37,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -110,14 +117,17 @@ def postmaster_pid(cluster) -> int | None:
 # -- the load run ---------------------------------------------------------------------------
 
 
-def _drive(url: str, tokens: list[str], start: float, end: float):
+JITTER = 0.5  # a think time spreads over (1 - JITTER) T .. (1 + JITTER) T
+
+
+def _drive(url: str, tokens: list[str], start: float, end: float, think: float = 0.0):
     """One client process's people, claiming from ``start`` until ``end``; returns (finished
     at, latency) of every claim that got a task, the refused submissions, and the process's
     CPU seconds."""
 
     async def go():
         await asyncio.sleep(max(0.0, start - time.time()))
-        return await client.people(url, tokens, 0.0, False, end)
+        return await client.people(url, tokens, think, False, end, jitter=JITTER)
 
     tallies = asyncio.run(go())
     stamps = [pair for t in tallies for pair in zip(t.claim_at, t.claim_seconds, strict=True)]
@@ -137,12 +147,13 @@ async def _exchange(reader, writer, head: bytes, body: bytes = b"") -> tuple[int
     return int(status_line.split()[1]), await reader.readexactly(length) if length else b""
 
 
-def _drive_raw(url: str, tokens: list[str], start: float, end: float):
+def _drive_raw(url: str, tokens: list[str], start: float, end: float, think: float = 0.0):
     """``_drive`` with a lean client: plain asyncio streams, one kept-alive connection per
     person and the requests written by hand, so the machine's CPU goes to the server."""
     host, port = url.removeprefix("http://").split(":")
 
     async def person(token: str, stamps: list, refused: list) -> None:
+        rng = random.Random(token)
         reader, writer = await asyncio.open_connection(host, int(port))
         auth = f"Authorization: Bearer {token}\r\nHost: {host}\r\n"
         claim = f"POST /api/claim HTTP/1.1\r\n{auth}Content-Length: 0\r\n\r\n".encode()
@@ -155,6 +166,8 @@ def _drive_raw(url: str, tokens: list[str], start: float, end: float):
             stamps.append((time.time(), time.perf_counter() - began))
             held = json.loads(body)
             data = json.dumps({"fence": held["fence"], "move": client.h_move(held)}).encode()
+            if think:
+                await asyncio.sleep(think * (1 + JITTER * (2 * rng.random() - 1)))
             head = (
                 f"POST /api/tasks/{held['assignment']}/submit HTTP/1.1\r\n{auth}"
                 f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
@@ -174,10 +187,11 @@ def _drive_raw(url: str, tokens: list[str], start: float, end: float):
 
 
 def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes: int,
-         profile: Path | None, steps_per_second: float, lean: bool = False) -> dict:  # fmt: skip
+         profile: Path | None, steps_per_second: float, lean: bool = False,
+         think: float = 0.0) -> dict:  # fmt: skip
     """Post enough steps, run ``people`` over ``processes`` client processes (``lean``: the
     hand-written client), measure."""
-    drive = _drive_raw if lean else _drive
+    drive = functools.partial(_drive_raw if lean else _drive, think=think)
     from ida.overseers.human.queue import StepQueue
 
     needed = int(steps_per_second * (seconds + warmup + 5))
@@ -203,7 +217,7 @@ def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes
     def sample(key: str) -> None:
         cpu[key] = {
             "client": sum(cpu_of(pid) for pid in client_pids),
-            "server": cpu_of(server_pid),
+            "server": tree_cpu(server_pid),  # with its workers (--server-workers)
             "database": tree_cpu(pg_pid) if pg_pid else 0.0,
             "machine": machine_busy(),
         }
@@ -242,6 +256,8 @@ def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes
     report = {
         "backend": it.backend,
         "people": people,
+        "think_seconds": think,
+        "client": "lean" if lean else "httpx",
         "client_processes": processes,
         "window_seconds": seconds,
         "claims": len(inside),
@@ -277,20 +293,19 @@ def load(it: faults.Setup, people: int, seconds: float, warmup: float, processes
 
 
 def queue_only(it: faults.Setup, step_queue, count: int) -> dict:
-    """Claim + submit through the queue in this process, one at a time (no HTTP)."""
+    """Claim + submit through the queue in this process, one at a time (no HTTP), as the
+    server claims (any queued step: the load run's leftovers first, then ``count`` more)."""
     queue = step_queue(it.engine, lease=120.0)
-    steps = faults.sample_steps(count, seed=11)
-    truth = {faults.canonical(c): m for c, _, m in steps}
-    run = it.post(f"queue-only-{time.time_ns()}", steps)
+    it.post(f"queue-only-{time.time_ns()}", faults.sample_steps(count, seed=11))
     person, _ = it.person(f"queue-only-{time.time_ns()}")
     claims, began = [], time.perf_counter()
-    while True:
+    while len(claims) < count:
         tick = time.perf_counter()
-        held = queue.claim(person, [run])
+        held = queue.claim(person)
         if held is None:
             break
         claims.append(time.perf_counter() - tick)
-        queue.submit(person, held.assignment, held.fence, truth[faults.canonical(held.context)])
+        queue.submit(person, held.assignment, held.fence, it.truth[held.key])
     seconds = time.perf_counter() - began
     return {
         "claims": len(claims),
@@ -442,7 +457,11 @@ def main(argv: list[str] | None = None) -> int:
         "--lean", action="store_true", help="a hand-written client (less CPU) instead of httpx"
     )
     parser.add_argument(
-        "--steps-per-second", type=float, default=400.0,
+        "--think", type=float, default=0.0,
+        help="seconds each person holds a task before submitting it (spread +-50%%)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--steps-per-second", type=float, default=2500.0,
         help="steps posted per second of the run (more than the server can answer)",
     )  # fmt: skip
     parser.add_argument("--export-steps", type=int, default=50_000)
@@ -465,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
                     if profile is not None and len(backends) > 1:
                         profile = profile.with_name(f"{profile.stem}-{backend}{profile.suffix}")
                     report = load(it, args.people, args.seconds, args.warmup, args.processes,
-                                  profile, args.steps_per_second, args.lean)  # fmt: skip
+                                  profile, args.steps_per_second, args.lean,
+                                  args.think)  # fmt: skip
                     reports.append({"load": report})
                     if not args.json:
                         print(json.dumps(reports[-1]), flush=True)

@@ -2,6 +2,7 @@
 fencing tokens, submitting (once, fenced), what a submission causes (fan-out, fan-in, a chain's
 answer reaching its parent), overlap, and many people at once."""
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -235,23 +236,21 @@ def test_the_database_refuses_a_second_answer_for_an_assignment(engine, queue, a
     assert count(engine, ANSWERS) == 1
 
 
-def test_a_fan_out_makes_its_subquestions_in_the_submission(engine, queue, ada, monkeypatch):
+def test_a_fan_out_makes_its_subquestions_in_the_submission(engine, queue, ada):
     (key,) = queue.post(queue.run_id("r", "union_find", 8), [Post(ctx([2, 7]))])
     held = queue.claim(ada)
     move = {"ask": [[2, 4], [4, 7]]}
 
-    original = StepQueue._resolve_if_complete
-
-    def fails_after(self, conn, step, move, now):  # the subquestions are made, then it fails
-        original(self, conn, step, move, now)
-        raise RuntimeError("crash in the middle")
-
+    # a row in the way of the second subquestion: the submission fails at its last statement
     before = snapshot(engine)
-    monkeypatch.setattr(StepQueue, "_resolve_if_complete", fails_after)
-    with pytest.raises(RuntimeError):
+    planted = dict(step_id=held.step, position=1, question=[0])
+    with engine.begin() as conn:
+        conn.execute(insert(SQ).values(**planted))
+    with pytest.raises(QueueError):
         queue.submit(ada, held.assignment, held.fence, move)
-    assert snapshot(engine) == before  # nothing of it stayed
-    monkeypatch.undo()
+    with engine.begin() as conn:
+        conn.execute(SQ.delete())
+    assert snapshot(engine) == before  # nothing of it stayed: answer, resolution, subquestions
 
     assert queue.submit(ada, held.assignment, held.fence, move) is True
     assert queue.step_of(key)["move"] == move
@@ -295,7 +294,7 @@ def test_a_chain_answer_reaches_its_parent_in_the_same_transaction(engine, queue
     before = snapshot(engine)
     with pytest.MonkeyPatch.context() as patch:
 
-        def crash(self, conn, step):
+        def crash(self, step):
             raise RuntimeError("crash before the fan-in")
 
         patch.setattr(StepQueue, "_fan_in_if_ready", crash)
@@ -379,18 +378,67 @@ def test_many_people_at_once(engine, overlap, steps):
 
 
 # PostgreSQL runs transactions at once where SQLite serialises them: a submission must still see
-# the others' answers. The barrier holds both submissions just before they look.
+# the others' answers. A third connection holds the step's row lock until both submissions have
+# made their change and wait on the lock just before they look; then it lets go. Each runs
+# through the thread-side queue (``submit``, threads) and the event-loop side (``asubmit``).
 
 
-def two_at_once(monkeypatch, method: str):
-    barrier = threading.Barrier(2, timeout=20)
-    original = getattr(StepQueue, method)
+def hold(engine, step: int, waiters: int) -> threading.Thread:
+    """Take step ``step``'s row lock (as the queue takes it) on a connection of its own, and
+    let go in a thread once ``waiters`` other transactions wait on a lock; returns the thread."""
+    fairy = engine.raw_connection()
+    conn = fairy.driver_connection
+    conn.execute("SELECT id FROM steps WHERE id = %s FOR NO KEY UPDATE", (step,))
 
-    def waits(self, *args):
-        barrier.wait()
-        return original(self, *args)
+    def let_go():
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                with engine.connect() as other:
+                    waiting = other.exec_driver_sql(
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                    ).scalar_one()
+                if waiting >= waiters:
+                    break
+                time.sleep(0.01)
+            conn.commit()
+        finally:
+            fairy.close()
 
-    monkeypatch.setattr(StepQueue, method, waits)
+    thread = threading.Thread(target=let_go, daemon=True)
+    thread.start()
+    return thread
+
+
+def at_once(queue, mode: str, step: int, *submissions):
+    """Run ``submissions`` ((person, held, move) each) at once, ``step`` held until all wait
+    on it; each must be accepted."""
+    holder = hold(queue.engine, step, len(submissions))
+    if mode == "threads":
+        errors: list = []
+
+        def submit(who, held, move):
+            try:
+                assert queue.submit(who, held.assignment, held.fence, move) is True
+            except BaseException as err:  # noqa: B036 (reported below)
+                errors.append(err)
+
+        threads = [threading.Thread(target=submit, args=args) for args in submissions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors, errors
+    else:
+
+        async def together():
+            return await asyncio.gather(
+                *(queue.asubmit(who, h.assignment, h.fence, move) for who, h, move in submissions)
+            )
+
+        assert asyncio.run(together()) == [True] * len(submissions)
+    holder.join(30)
+    assert not holder.is_alive()
 
 
 def run_both(*calls):
@@ -417,20 +465,19 @@ def pg_queue(postgres_url):
     engine.dispose()
 
 
-def test_concurrent_replicas_resolve_the_step_on_postgresql(pg_queue, monkeypatch):
+@pytest.mark.parametrize("mode", ["threads", "event loop"])
+def test_concurrent_replicas_resolve_the_step_on_postgresql(pg_queue, mode):
     queue, engine = pg_queue, pg_queue.engine
     ada, bob = person(engine, "ada"), person(engine, "bob")
     (key,) = queue.post(queue.run_id("r", "union_find", 8, 2), [Post(ctx([1, 2]))])
     first, second = queue.claim(ada), queue.claim(bob)
-    two_at_once(monkeypatch, "_resolve_if_complete")
-    run_both(
-        lambda: queue.submit(ada, first.assignment, first.fence, {"answer": 1}),
-        lambda: queue.submit(bob, second.assignment, second.fence, {"answer": 1}),
-    )
-    assert queue.moves([key]) == {key: ({"answer": 1}, "ada")}
+    at_once(queue, mode, first.step, (ada, first, {"answer": 1}), (bob, second, {"answer": 1}))
+    assert queue.moves([key])[key][0] == {"answer": 1}
+    assert count(engine, S, S.c.state == DONE) == 1 and count(engine, ANSWERS) == 2
 
 
-def test_concurrent_chain_answers_ready_the_fan_in_on_postgresql(pg_queue, monkeypatch):
+@pytest.mark.parametrize("mode", ["threads", "event loop"])
+def test_concurrent_chain_answers_ready_the_fan_in_on_postgresql(pg_queue, mode):
     queue, engine = pg_queue, pg_queue.engine
     ada, bob = person(engine, "ada"), person(engine, "bob")
     run = queue.run_id("r", "union_find", 8)
@@ -440,11 +487,7 @@ def test_concurrent_chain_answers_ready_the_fan_in_on_postgresql(pg_queue, monke
     subs = rows(engine, SQ)
     queue.post(run, [Post(ctx(s.question), origin=s.id) for s in subs])
     first, second = queue.claim(ada), queue.claim(bob)
-    two_at_once(monkeypatch, "_fan_in_if_ready")
-    run_both(
-        lambda: queue.submit(ada, first.assignment, first.fence, {"answer": 3}),
-        lambda: queue.submit(bob, second.assignment, second.fence, {"answer": 5}),
-    )
+    at_once(queue, mode, held.step, (ada, first, {"answer": 3}), (bob, second, {"answer": 5}))
     answers = {s.question[1]: s.answer for s in rows(engine, SQ)}
     fan_in = ctx([2, 7], [([2, 4], answers[4]), ([4, 7], answers[7])])
     assert queue.step_of(step_key("union_find", 8, fan_in)) is not None
@@ -468,3 +511,83 @@ def test_one_persons_claims_at_once_take_one_task_on_postgresql(pg_queue):
         assert count(engine, A, A.c.holder_id == ada, A.c.state == HELD) == 1
         held = claims[0]
         queue.submit(ada, held.assignment, held.fence, {"answer": 0})
+
+
+# The event-loop side (``aclaim``, ``aheartbeat``, ``asubmit``), as the web server runs it: on
+# PostgreSQL on the queue's own asynchronous connections, on SQLite in groups committed together.
+
+
+def test_the_event_loop_side_claims_holds_and_submits_once(engine, ada, bob):
+    queue = StepQueue(engine)
+    run = queue.run_id("r", "union_find", 8)
+    (key,) = queue.post(run, [Post(ctx([2, 7]))])
+
+    async def scenario():
+        held = await queue.aclaim(ada)
+        assert await queue.aclaim(ada) == held  # a second tab
+        assert await queue.aclaim(bob) is None
+        assert await queue.aheartbeat(ada, held.assignment, held.fence) > held.lease_until - 1
+        for who, fence, status in [(bob, held.fence, 409), (ada, held.fence + 1, 409)]:
+            with pytest.raises(QueueError) as caught:
+                await queue.asubmit(who, held.assignment, fence, {"answer": 1})
+            assert caught.value.status == status
+        with pytest.raises(QueueError) as caught:
+            await queue.asubmit(ada, 10_000, 1, {"answer": 1})
+        assert caught.value.status == 404
+        assert await queue.asubmit(ada, held.assignment, held.fence, {"ask": [[2, 4]]}) is True
+        assert await queue.asubmit(ada, held.assignment, held.fence, {"ask": [[2, 4]]}) is False
+        with pytest.raises(QueueError):
+            await queue.asubmit(ada, held.assignment, held.fence, {"answer": 3})
+        with pytest.raises(QueueError):
+            await queue.aheartbeat(ada, held.assignment, held.fence)
+        await queue.aclose()
+        return held
+
+    held = asyncio.run(scenario())
+    assert queue.moves([key]) == {key: ({"ask": [[2, 4]]}, "ada")}
+    assert [(s.step_id, s.question, s.answer) for s in rows(engine, SQ)] == [
+        (held.step, [2, 4], None)
+    ]
+    assert count(engine, ANSWERS) == 1
+
+
+def test_the_event_loop_side_answers_a_chain_and_its_fan_in(engine, ada, bob):
+    queue = StepQueue(engine)
+    run = queue.run_id("r", "union_find", 8)
+    (parent,) = queue.post(run, [Post(ctx([2, 7]))])
+    first = queue.claim(ada)
+    queue.submit(ada, first.assignment, first.fence, {"ask": [[2, 4]]})
+    (sub,) = rows(engine, SQ)
+    queue.post(run, [Post(ctx([2, 4]), origin=sub.id)])
+
+    async def scenario():
+        held = await queue.aclaim(bob)
+        assert await queue.asubmit(bob, held.assignment, held.fence, {"answer": 6}) is True
+        return await queue.aclaim(ada)
+
+    fan_in = asyncio.run(scenario())
+    assert [(s.answer, s.by) for s in rows(engine, SQ)] == [(6, "person")]
+    assert fan_in.context == ctx([2, 7], [([2, 4], 6)])
+
+
+def test_requests_that_arrive_together_commit_together_and_fail_alone(engine):
+    queue = StepQueue(engine)
+    people = [person(engine, f"p{i}") for i in range(8)]
+    run = queue.run_id("r", "union_find", 8)
+    queue.post(run, [Post(ctx([1, q])) for q in range(8)])
+
+    async def scenario():
+        claims = await asyncio.gather(*(queue.aclaim(p) for p in people))
+        moves = [
+            (p, h.assignment, h.fence + (p == people[3]), {"answer": 1})
+            for p, h in zip(people, claims, strict=True)
+        ]
+        return claims, await asyncio.gather(
+            *(queue.asubmit(*m) for m in moves), return_exceptions=True
+        )
+
+    claims, results = asyncio.run(scenario())
+    assert len({h.assignment for h in claims}) == 8  # eight claims, eight tasks
+    assert isinstance(results[3], QueueError) and "stale" in str(results[3])
+    assert [r for i, r in enumerate(results) if i != 3] == [True] * 7
+    assert count(engine, ANSWERS) == 7 and count(engine, A, A.c.state == HELD) == 1

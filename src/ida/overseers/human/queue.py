@@ -10,7 +10,8 @@ answer it; people claim assignments, highest priority first.
   task), else the best queued one, leased for ``lease`` seconds, with its fencing token bumped.
   On PostgreSQL the candidate is picked by ``FOR UPDATE SKIP LOCKED`` inside the claim's
   subquery: without the row lock the outer UPDATE re-checks only the id after a wait and
-  re-takes rows another claim has taken. On SQLite ``BEGIN IMMEDIATE`` serialises writers.
+  re-takes rows another claim has taken; the person's row lock serialises one person's claims.
+  On SQLite ``BEGIN IMMEDIATE`` serialises writers.
 * ``heartbeat`` extends a lease; ``submit`` is fenced: only the holder, with the token of the
   current claim, before the lease is reaped. A submission and all it causes are one
   transaction: the answer, the step resolved once every replica is in (the most common move),
@@ -18,6 +19,13 @@ answer it; people claim assignments, highest priority first.
   step, that answer, and the other step's next step made ready once all its subquestions are.
   ``answers.assignment_id`` is unique, so the database refuses a second accepted answer.
 * Expired leases return to the queue (every claim reaps them first).
+
+Claims, heartbeats, submissions and posts run on the driver's own SQL (``statements``), as
+plans that ``db.run_plan`` runs in a transaction. A plan yields batches of statements; on
+PostgreSQL each batch is one round trip (pipeline mode), so a claim is one round trip and a
+submission two. For the web server's event loop, ``aclaim``, ``aheartbeat`` and ``asubmit`` run
+the same plans on PostgreSQL on asynchronous connections of the queue's own
+(``db.AsyncPostgres``), on SQLite in groups that commit together (``db.SqliteGroups``).
 """
 
 from __future__ import annotations
@@ -26,40 +34,56 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ida.core.errors import IdaError
-from ida.overseers.human.db import reading
+from ida.overseers.human.db import AsyncPostgres, Batch, Plan, SqliteGroups, reading, run_plan
 from ida.overseers.human.protocol import Held, Move, Post, QueueError, is_answer, step_key
 from ida.overseers.human.schema import DONE, HELD, OPEN, QUEUED
 from ida.overseers.human.statements import (
     ANSWER,
+    ANSWER_ORIGIN,
+    ANSWER_SUBQUESTION,
     ANSWERS,
+    ASK,
+    HEARTBEAT,
+    HELD_ROW,
     HELD_VIEW,
-    LOCK_PERSON,
+    LOCK_AND_REAP,
+    LOCK_FAN_IN,
     LOCK_STEP,
-    MINE,
     NODES,
     PEOPLE,
+    POST_ASSIGNMENT,
+    POST_STEP,
     REAP,
+    REFUSAL,
     RESOLVE,
+    RUN_OF,
+    RUN_OF_STEP,
     RUNS,
-    SQ,
+    STEP_BY_KEY,
     STEP_MOVES,
+    SUBQUESTIONS,
     TAKE,
-    TAKE_UNFENCED,
     A,
     S,
-    claim_statement,
+    claim_and_view_pg,
+    claim_sql,
+    submit_alone_pg,
+    take_and_answer_pg,
 )
+
+REFUSED = object()  # a submission's plan found no held assignment to take
 
 
 class StepQueue:
     """The queue on ``engine``. ``lock`` and ``fence`` are on except in the fault harness's
-    negative controls, which turn one off to show that the harness catches what it guards."""
+    negative controls, which turn one off to show that the harness catches what it guards.
+    ``connections``: how many PostgreSQL connections the ``a...`` methods use at most."""
 
     def __init__(
         self,
@@ -68,10 +92,36 @@ class StepQueue:
         lock: bool = True,
         fence: bool = True,
         max_hold: float = 3600.0,
+        connections: int = 32,
     ):
         self.engine, self.lease, self.lock, self.fence = engine, lease, lock, fence
         self.max_hold = max_hold  # heartbeats keep a task no longer (a tab left open)
-        self._overlaps: dict[int, int] = {}  # run -> its overlap
+        self.dialect = engine.dialect.name
+        self.pg = self.dialect == "postgresql"
+        # the a... methods, for an event loop: on PostgreSQL on connections of their own, on
+        # SQLite in groups committed together
+        self._aio = AsyncPostgres(engine.url, connections) if self.pg else SqliteGroups(engine)
+        # assignments claimed here whose step has one replica and no origin: their submission
+        # is one statement on PostgreSQL (facts that never change once a step is posted)
+        self._alone: dict[int, bool] = {}
+
+    def share_lock(self, lock) -> None:
+        """Hold ``lock`` (a ``threading.Lock``) around the ``a...`` methods' SQLite
+        transactions: the lock a server's threads hold while they write."""
+        if not self.pg:
+            self._aio.lock = lock
+
+    # the driver's JSON: psycopg encodes and decodes it itself, sqlite3 stores text
+
+    def _json(self, value: Any) -> Any:
+        if self.pg:
+            from psycopg.types.json import Json
+
+            return Json(value)
+        return json.dumps(value)
+
+    def _load(self, value: Any) -> Any:
+        return value if self.pg or value is None else json.loads(value)
 
     # runs
 
@@ -100,37 +150,37 @@ class StepQueue:
         the steps' keys."""
         if not posts:
             return []
-        with self.engine.begin() as conn:
-            name, task, size, overlap = conn.execute(
-                select(RUNS.c.name, RUNS.c.task, RUNS.c.size, RUNS.c.overlap).where(
-                    RUNS.c.id == run
-                )
-            ).one()
-            return [self._post(conn, run, task, size, overlap, p) for p in posts]
+        return run_plan(self.engine, self._post_run(run, posts))
 
-    def _post(self, conn, run, task, size, overlap, post: Post) -> str:
-        key = step_key(task, size, post.context)
-        if conn.execute(select(S.c.id).where(S.c.key == key)).first() is not None:
-            return key
-        priority = post.suspicion or 0.0
-        dialect = {"postgresql": postgresql, "sqlite": sqlite}[conn.dialect.name]
-        step = conn.execute(  # a post of the same context at the same moment inserts nothing
-            dialect.insert(S).values(
-                run_id=run, key=key, level=post.level, context=post.context,
-                suggestion=post.suggestion, suspicion=post.suspicion,
-                origin_id=post.origin, priority=priority, state=OPEN, created=time.time(),
-            ).on_conflict_do_nothing(index_elements=["key"]).returning(S.c.id)
-        ).scalar()  # fmt: skip
-        if step is None:
-            return key
-        conn.execute(
-            insert(A),
-            [
-                dict(step_id=step, replica=r, priority=priority, state=QUEUED, fence=0)
-                for r in range(overlap)
-            ],
-        )
-        return key
+    def _post_run(self, run: int, posts: Sequence[Post]) -> Plan:
+        rows = (yield Batch([(RUN_OF, (run,))]))[0]
+        if not rows:
+            raise QueueError(f"no run {run}", 404)
+        task, size, overlap = rows[0]
+        return (yield from self._post(run, task, size, overlap, posts))
+
+    def _post(self, run: int, task: str, size: int, overlap: int, posts: Sequence[Post]) -> Plan:
+        """Insert the steps of ``posts`` that are new (a step of the same context, asked
+        before or at the same moment, inserts nothing: ``ON CONFLICT DO NOTHING``), then their
+        ``overlap`` assignments each. Returns the keys."""
+        now = time.time()
+        keys = [step_key(task, size, p.context) for p in posts]
+        made = yield Batch(
+            (POST_STEP, (
+                run, key, p.level, self._json(p.context), p.suggestion, p.suspicion, p.origin,
+                p.suspicion or 0.0, OPEN, now,
+            ))
+            for key, p in zip(keys, posts, strict=True)
+        )  # fmt: skip
+        queued = [
+            (POST_ASSIGNMENT, (rows[0][0], replica, p.suspicion or 0.0, QUEUED))
+            for rows, p in zip(made, posts, strict=True)
+            if rows
+            for replica in range(overlap)
+        ]
+        if queued:
+            yield Batch(queued)
+        return keys
 
     def moves(self, keys: Iterable[str]) -> dict[str, tuple[Move, str | None]]:
         """The recorded move of each answered step among ``keys``, with who answered it (the
@@ -157,162 +207,203 @@ class StepQueue:
     def answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> None:
         """Give the answers (answer, by) to the subquestions step ``key``'s move asked, where
         they have none yet, and make the step's next step ready once all have one."""
-        with self.engine.begin() as conn:
-            step = conn.execute(select(S.c.id).where(S.c.key == key)).scalar()
-            if step is None:
-                raise QueueError(f"no step {key}", 404)
-            for position, (answer, by) in enumerate(answers):
-                conn.execute(
-                    update(SQ)
-                    .where(SQ.c.step_id == step, SQ.c.position == position, SQ.c.answer.is_(None))
-                    .values(answer=int(answer), by=by)
-                )
-            self._fan_in_if_ready(conn, step)
+        run_plan(self.engine, self._answer_subquestions(key, answers))
 
-    # the answering side
+    def _answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> Plan:
+        rows = (yield Batch([(STEP_BY_KEY, (key,))]))[0]
+        if not rows:
+            raise QueueError(f"no step {key}", 404)
+        step = rows[0][0]
+        if answers:
+            yield Batch(
+                (ANSWER_SUBQUESTION, (int(answer), by, step, position))
+                for position, (answer, by) in enumerate(answers)
+            )
+        yield from self._fan_in_if_ready(step)
+
+    # the answering side: each a plan, run here (``run_plan``) or in an event loop (``a...``)
 
     def claim(self, person: int, runs: Sequence[int] | None = None) -> Held | None:
         """The person's held assignment, or the best queued one newly leased; None: nothing to
         do. ``runs`` limits the claim to those runs' steps."""
-        now = time.time()
-        with self.engine.begin() as conn:
-            conn.execute(LOCK_PERSON, {"person": person})  # one claim per person at a time
-            conn.execute(REAP, {"now": now})  # expired leases back to the queue
-            held = conn.execute(MINE, {"person": person}).scalar()
-            if held is None:
-                values = {"person": person, "until": now + self.lease, "now": now}
-                if runs is not None:
-                    values["runs"] = list(runs)
-                held = conn.execute(claim_statement(self.lock, runs is not None), values).scalar()
-                if held is None:
-                    return None
-            return Held(*conn.execute(HELD_VIEW, {"assignment": held}).one())
+        return run_plan(self.engine, self._claim(person, runs))
 
     def heartbeat(self, person: int, assignment: int, fence: int) -> float:
         """Extend the lease of a held assignment; returns the new end of the lease."""
-        now = time.time()
-        until = now + self.lease
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(A)
-                .where(
-                    A.c.id == assignment, A.c.holder_id == person, A.c.fence == fence,
-                    A.c.state == HELD, A.c.claimed_at > now - self.max_hold,
-                ).values(lease_until=until)
-            ).rowcount  # fmt: skip
-            if not done:
-                self._refusal(conn, person, assignment, fence, None)
-        return until
+        return run_plan(self.engine, self._heartbeat(person, assignment, fence))
 
     def submit(self, person: int, assignment: int, fence: int, move: Move) -> bool:
         """Accept ``move`` (already checked against the task) for a held assignment, with all
         it causes, in one transaction. Returns True, or False for a repeat of the submission
         already accepted (a retry after a lost response), which changes nothing."""
-        now = time.time()
         try:
-            with self.engine.begin() as conn:
-                values = {"assignment": assignment, "person": person, "token": fence}
-                row = conn.execute(TAKE if self.fence else TAKE_UNFENCED, values).first()
-                if row is None:
-                    return self._refusal(conn, person, assignment, fence, move)
-                step, claimed = row
-                conn.execute(
-                    ANSWER,
-                    dict(
-                        assignment_id=assignment, step_id=step, person_id=person, fence=fence,
-                        move=move, created=now, seconds=now - (claimed or now),
-                    ),
-                )  # fmt: skip
-                self._resolve_if_complete(conn, step, move, now)
+            done = run_plan(self.engine, self._submit(person, assignment, fence, move))
         except IntegrityError:
             raise QueueError("this task already has an accepted answer") from None
+        if done is REFUSED:
+            return run_plan(self.engine, self._refused(person, assignment, fence, move))
+        return done
+
+    async def aclaim(self, person: int, runs: Sequence[int] | None = None) -> Held | None:
+        """``claim`` from the running event loop."""
+        return await self._aio.run(self._claim(person, runs))
+
+    async def aheartbeat(self, person: int, assignment: int, fence: int) -> float:
+        """``heartbeat`` from the running event loop."""
+        return await self._aio.run(self._heartbeat(person, assignment, fence))
+
+    async def asubmit(self, person: int, assignment: int, fence: int, move: Move) -> bool:
+        """``submit`` from the running event loop."""
+        try:
+            done = await self._aio.run(self._submit(person, assignment, fence, move))
+        except IntegrityError:
+            raise QueueError("this task already has an accepted answer") from None
+        if done is REFUSED:
+            return await self._aio.run(self._refused(person, assignment, fence, move))
+        return done
+
+    async def aclose(self) -> None:
+        """Close the connections the ``a...`` methods opened (PostgreSQL)."""
+        if self.pg:
+            await self._aio.close()
+
+    def _claim(self, person: int, runs: Sequence[int] | None) -> Plan:
+        """Reap expired leases, claim unless the person holds a task, read what they hold: one
+        batch. On PostgreSQL the person's row is locked first, and each statement after the
+        lock sees what a claim of theirs that went first committed."""
+        now = time.time()
+        params = (person, now + self.lease, now, person, person)
+        count = None if runs is None else len(runs)
+        if runs is not None:
+            params += tuple(runs)
+        if self.pg:
+            claim = claim_and_view_pg(self.lock, count)
+            batch = Batch([(LOCK_AND_REAP, (now, person)), (claim, (*params, person))], last=True)
+        else:
+            claim = claim_sql(self.dialect, self.lock, count)
+            batch = Batch([(REAP, (now,)), (claim, params), (HELD_ROW, (person,))], last=True)
+        rows = (yield batch)[-1]
+        if not rows:
+            return None
+        row = rows[0]
+        if self.pg:
+            if len(self._alone) > 100_000:
+                self._alone.clear()
+            self._alone[row[0]] = row[12] is None and row[13] == 1  # no origin, one replica
+        return Held(*row[:9], self._load(row[9]), *row[10:12])
+
+    def _heartbeat(self, person: int, assignment: int, fence: int) -> Plan:
+        """Extend the lease; the reasons for a refusal are read in the same batch."""
+        now = time.time()
+        until = now + self.lease
+        held = (until, assignment, person, fence, now - self.max_hold)
+        done, state, answer = yield Batch(
+            [(HEARTBEAT, held), *((sql, (assignment,)) for sql in REFUSAL)], last=True
+        )
+        if not done:
+            self._refusal(assignment, state, answer, person, fence, None)
+        return until
+
+    def _submit(self, person: int, assignment: int, fence: int, move: Move) -> Plan:
+        """Take the assignment (fenced), record the answer, lock the step and read its answers
+        so far (PostgreSQL: one batch), then resolve the step if all its replicas are in.
+        Returns ``REFUSED`` where the take found no held assignment (nothing changed): the
+        caller asks why in a transaction of its own (``_refused``)."""
+        now = time.time()
+        take = (assignment, person, fence) if self.fence else (assignment,)
+        if self.pg:
+            answer = (assignment, person, fence, self._json(move), now, now, now)
+            if self._alone.get(assignment):  # one statement does it all
+                asked = None if is_answer(move) else self._json(move["ask"])
+                params = (*take, *answer, self._json(move), now, asked)
+                (taken,) = yield Batch([(submit_alone_pg(self.fence), params)], last=True)
+                return True if taken else REFUSED
+            taken, step_rows, moves = yield Batch([
+                (take_and_answer_pg(self.fence), take + answer),
+                (LOCK_STEP["postgresql"], (assignment,)),
+                (STEP_MOVES["postgresql"], (assignment,)),
+            ])  # fmt: skip
+            if not taken:
+                return REFUSED
+            moves = [m for (m,) in moves]
+        else:
+            taken = (yield Batch([(TAKE[self.fence] + " RETURNING step_id, claimed_at", take)]))[0]
+            if not taken:
+                return REFUSED
+            step, claimed = taken[0]
+            seconds = now - (claimed or now)
+            answer = (assignment, step, person, fence, self._json(move), now, seconds)
+            _, step_rows = yield Batch([(ANSWER, answer), (LOCK_STEP["sqlite"], (step,))])
+            moves = [move]
+        step, _, origin, overlap = step_rows[0]
+        if overlap > 1 and not self.pg:
+            moves = [json.loads(m) for (m,) in (yield Batch([(STEP_MOVES["sqlite"], (step,))]))[0]]
+        if len(moves) >= overlap:
+            yield from self._resolve(step, origin, moves, now)
         return True
 
-    def _refusal(self, conn, person: int, assignment: int, fence: int, move: Move | None):
-        """Why a heartbeat or submission does not apply: a repeat of the accepted submission
-        is harmless (False); anything else is a ``QueueError``."""
-        row = conn.execute(
-            select(A.c.state, A.c.holder_id, A.c.fence).where(A.c.id == assignment)
-        ).first()
-        if row is None:
+    def _refused(self, person: int, assignment: int, fence: int, move: Move) -> Plan:
+        state, answer = yield Batch(((sql, (assignment,)) for sql in REFUSAL), last=True)
+        return self._refusal(assignment, state, answer, person, fence, move)
+
+    def _refusal(
+        self, assignment: int, state: list, answer: list, person: int, fence: int, move: Move | None
+    ) -> bool:
+        """Why a heartbeat or submission does not apply (``state``: the assignment's row,
+        ``answer``: its answer's): a repeat of the accepted submission is harmless (False);
+        anything else is a ``QueueError``."""
+        if not state:
             raise QueueError(f"no task {assignment}", 404)
-        if row.state == DONE:
-            mine = conn.execute(
-                select(ANSWERS.c.person_id, ANSWERS.c.fence, ANSWERS.c.move).where(
-                    ANSWERS.c.assignment_id == assignment
-                )
-            ).first()
-            if move is not None and mine is not None and tuple(mine) == (person, fence, move):
-                return False
+        status, holder, held_fence = state[0]
+        if status == DONE:
+            if move is not None and answer:
+                by, answered_fence, answered = answer[0]
+                if (by, answered_fence, self._load(answered)) == (person, fence, move):
+                    return False
             raise QueueError("this task was already submitted")
-        if row.holder_id != person:
+        if holder != person:
             raise QueueError(
                 "you do not hold this task (its lease ran out or it is someone else's)"
             )
-        if move is None and row.fence == fence:
+        if move is None and held_fence == fence:
             raise QueueError("this task has been held too long: submit it or leave it")
         raise QueueError("stale claim: this task was claimed again since (reload to get it)")
 
     # what a submission causes
 
-    def _resolve_if_complete(self, conn: Connection, step: int, move: Move, now: float) -> None:
-        """Resolve ``step`` once all its replicas are answered (``move``: the one just given)."""
-        # the row lock: concurrent replicas' submissions count the answers in turn
-        run, origin = conn.execute(LOCK_STEP, {"step": step}).one()
-        overlap = self._overlap(conn, run)
-        moves = [move]
-        if overlap > 1:
-            moves = [m for (m,) in conn.execute(STEP_MOVES, {"step": step})]
-            if len(moves) < overlap:
-                return
+    def _resolve(self, step: int, origin: int | None, moves: list[Move], now: float) -> Plan:
+        """Resolve ``step``, all its replicas answered (``moves``, first first), to the most
+        common move (the first of those as common), with what the move causes in the same
+        batch: the subquestions it asks, or the answer it gives to the subquestion its chain
+        answers (then that step's fan-in, once all its subquestions are answered)."""
         counts = Counter(json.dumps(m, sort_keys=True) for m in moves)
         best = max(counts.values())
         move = next(m for m in moves if counts[json.dumps(m, sort_keys=True)] == best)
-        if not conn.execute(RESOLVE, {"step": step, "resolved": move, "now": now}).rowcount:
-            return
-        if is_answer(move):
-            if origin is not None:  # this chain answers another step's subquestion
-                parent = conn.execute(
-                    update(SQ).where(SQ.c.id == origin, SQ.c.answer.is_(None))
-                    .values(answer=int(move["answer"]), by="person").returning(SQ.c.step_id)
-                ).scalar()  # fmt: skip
-                if parent is not None:
-                    self._fan_in_if_ready(conn, parent)
-            return
-        conn.execute(
-            insert(SQ),
-            [dict(step_id=step, position=i, question=q) for i, q in enumerate(move["ask"])],
-        )
+        batch = Batch([(RESOLVE, (self._json(move), now, step))])
+        if not is_answer(move):
+            batch += [(ASK, (i, self._json(q), step, now)) for i, q in enumerate(move["ask"])]
+        elif origin is not None:
+            batch.append((ANSWER_ORIGIN, (int(move["answer"]), origin, step, now)))
+        batch.last = not (is_answer(move) and origin is not None)
+        results = yield batch
+        if not batch.last and results[1]:  # a subquestion got its answer
+            yield from self._fan_in_if_ready(results[1][0][0])
 
-    def _overlap(self, conn: Connection, run: int) -> int:
-        """How many people answer each step of ``run`` (fixed when the run is made)."""
-        if run not in self._overlaps:
-            self._overlaps[run] = conn.execute(
-                select(RUNS.c.overlap).where(RUNS.c.id == run)
-            ).scalar_one()
-        return self._overlaps[run]
-
-    def _fan_in_if_ready(self, conn: Connection, step: int) -> None:
-        """Post step ``step``'s next step (its fan-in) once all its subquestions have answers."""
-        conn.execute(
-            LOCK_STEP, {"step": step}
-        )  # concurrent answers to its subquestions look in turn
-        subs = conn.execute(
-            select(SQ.c.question, SQ.c.answer).where(SQ.c.step_id == step).order_by(SQ.c.position)
-        ).all()
+    def _fan_in_if_ready(self, step: int) -> Plan:
+        """Post step ``step``'s next step (its fan-in) once all its subquestions have answers.
+        The step's row lock comes first: concurrent answers to its subquestions look in turn."""
+        (row, *_), subs, ((task, size, overlap),) = yield Batch([
+            (LOCK_FAN_IN[self.dialect], (step,)),
+            (SUBQUESTIONS, (step,)),
+            (RUN_OF_STEP, (step,)),
+        ])  # fmt: skip
         if not subs or any(answer is None for _, answer in subs):
             return
-        row = conn.execute(
-            select(
-                S.c.run_id, S.c.level, S.c.context, S.c.suggestion, S.c.suspicion, S.c.origin_id
-            ).where(S.c.id == step)
-        ).one()
-        run = conn.execute(
-            select(RUNS.c.task, RUNS.c.size, RUNS.c.overlap).where(RUNS.c.id == row.run_id)
-        ).one()
-        context = dict(row.context, answered=[[q, a] for q, a in subs])
-        post = Post(context, row.level, row.suggestion, row.suspicion, row.origin_id)
-        self._post(conn, row.run_id, run.task, run.size, run.overlap, post)
+        run, level, context, suggestion, suspicion, origin = row
+        answered = [[self._load(q), a] for q, a in subs]
+        context = dict(self._load(context), answered=answered)
+        post = Post(context, level, suggestion, suspicion, origin)
+        yield from self._post(run, task, size, overlap, [post])
 
     def record_trees(self, run: int, round_: int, trees: Sequence[Sequence[dict]]) -> None:
         """Write a round's finished trees for the tree viewer, in one transaction, in place of

@@ -7,16 +7,22 @@ behaves the same on SQLite and PostgreSQL.
   subquestions so far), keyed by a hash of it, so the same step in the same context is asked
   once; once answered, the move (an answer, or one or two subquestions).
 * ``assignments``: the queue: one row per person who must answer a step (``overlap`` of them),
-  with its lease, holder and fencing token.
+  with its lease, holder and fencing token. Its indexes are partial: the queued rows in the
+  claim's order, the held rows by holder and by lease; a row leaves them as it is claimed and
+  answered, so they stay as small as the live queue, and an answered row costs no index
+  writes but its own.
 * ``answers``: what people submitted, one per assignment (the unique constraint makes the
   database itself refuse a second).
 * ``subquestions``: the subquestions a step's move asked, and their answers once given; when
   all are answered the next step of the same question (its fan-in) is made ready.
-* ``nodes``: the finished trees of a run, node by node, for the tree viewer.
+* ``nodes``: the finished trees of a run, node by node, for the tree viewer (answers as JSON:
+  any domain's).
 * ``settings``: the server's own values (the key that signs sessions).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +32,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,16 +94,19 @@ class Assignment(Base):
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     fence: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    __table_args__ = (
-        UniqueConstraint("step_id", "replica", name="uq_assignment_replica"),
-        Index("ix_assignments_holder", "holder_id", "state"),
-        Index("ix_assignments_step_holder", "step_id", "holder_id"),  # one person, one replica
-        Index("ix_assignments_lease", "state", "lease_until"),
-    )
+    # (step_id, replica) also serves the claim's check that a person holds no other replica
+    __table_args__ = (UniqueConstraint("step_id", "replica", name="uq_assignment_replica"),)
+
+
+def _only(state: str) -> dict:
+    where = text(f"state = '{state}'")
+    return {"sqlite_where": where, "postgresql_where": where}
 
 
 # the claim's order: highest priority first, then oldest (its ORDER BY, read off the index)
-Index("ix_assignments_queue", Assignment.state, Assignment.priority.desc(), Assignment.id)
+Index("ix_assignments_queued", Assignment.priority.desc(), Assignment.id, **_only(QUEUED))
+Index("ix_assignments_held_by", Assignment.holder_id, **_only(HELD))  # what a person holds
+Index("ix_assignments_held_until", Assignment.lease_until, **_only(HELD))  # leases to reap
 
 
 class Answer(Base):
@@ -131,8 +141,8 @@ class TreeNode(Base):
     round: Mapped[int] = mapped_column(Integer)
     facts: Mapped[list | None] = mapped_column(JSON, nullable=True)  # at roots only
     question: Mapped[list] = mapped_column(JSON)
-    answer: Mapped[int] = mapped_column(Integer)
-    truth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer: Mapped[Any] = mapped_column(JSON)  # any domain's answer (a token, words)
+    truth: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     by: Mapped[str] = mapped_column(String(20))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     created: Mapped[float] = mapped_column(Float)

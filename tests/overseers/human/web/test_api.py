@@ -230,3 +230,48 @@ def test_export_streams_many_lines(bench):
     with client.stream("GET", "/api/export", headers=bench.headers("ada")) as response:
         lines = [json.loads(line) for line in response.iter_lines() if line]
     assert len(lines) == 30 and {line["person"] for line in lines} == {"bob"}
+
+
+def test_the_api_on_postgresql(postgres_url):
+    """The hot requests on PostgreSQL: the queue's own asynchronous connections in the app's
+    event loop (closed with it), the same answers and refusals as on SQLite."""
+    from fastapi.testclient import TestClient
+
+    from ida.overseers.human.people import add_person
+    from ida.overseers.human.web import make_app
+
+    from .conftest import SIZE, TASK, Bench, get_task
+
+    app = make_app(postgres_url)
+    queue = app.state.wb.queue
+    tokens = {"ada": add_person(queue.engine, "ada"), "bob": add_person(queue.engine, "bob")}
+    bench = Bench(
+        postgres_url, app, queue, get_task(TASK, SIZE), tokens, queue.run_id("uf", TASK, SIZE)
+    )
+    try:
+        key, context, inst = bench.post(level=0)
+        with TestClient(app) as client:
+            held = claim(client, bench)
+            assert held["context"] == context and claim(client, bench) == held
+            assert client.post("/api/claim", headers=bench.headers("ada")).status_code == 204
+            beat = client.post(
+                f"/api/tasks/{held['assignment']}/heartbeat",
+                headers=bench.headers("bob"),
+                json={"fence": held["fence"]},
+            )
+            assert beat.status_code == 200 and beat.json()["lease_until"] >= held["lease_until"]
+            before = bench.counts()
+            assert "stale" in refused(
+                submit(client, bench, held, {"answer": 1}, fence=held["fence"] + 1), 409
+            )
+            refused(submit(client, bench, held, {"answer": 1}, who="ada"), 409)
+            refused(raw(client, bench, "/api/tasks/999/submit", b'{"fence": 1, "move": {}}'), 404)
+            assert bench.counts() == before
+            truth = bench.task.solve(inst, tuple(context["question"]))
+            ok = {"accepted": True, "repeat": False}
+            assert submit(client, bench, held, {"answer": truth}).json() == ok
+            assert submit(client, bench, held, {"answer": truth}).json()["repeat"] is True
+            assert "already" in refused(submit(client, bench, held, {"answer": 0}), 409)
+        assert bench.queue.moves([key])[key] == ({"answer": truth}, "bob")
+    finally:
+        queue.engine.dispose()
