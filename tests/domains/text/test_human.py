@@ -17,7 +17,7 @@ from ida.domains.text.workbench import GIVE_UP, TextBench  # noqa: E402
 from ida.overseers.human.db import open_database  # noqa: E402
 from ida.overseers.human.people import add_person  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
-from ida.overseers.human.statements import RUNS  # noqa: E402
+from ida.overseers.human.statements import NODES, RUNS  # noqa: E402
 from ida.overseers.human.testing import QueuePeople  # noqa: E402
 from ida.testing import one_line_error, run_ida  # noqa: E402
 
@@ -136,6 +136,13 @@ def test_ida_train_with_people_at_the_workbench(tmp_path, monkeypatch, capsys):
     shown = client.get(f"/runs/{out}/model")
     assert shown.status_code == 200 and "cannot show" not in shown.text
     assert "<h2>ida show</h2>" in shown.text and "overseer steps" in shown.text
+    # the tree viewer: the recorded trees in English, who answered each node, and if rightly
+    with queue.engine.connect() as conn:
+        nodes = conn.execute(select(NODES.c.question, NODES.c.answer, NODES.c.truth)).all()
+    assert nodes and all(isinstance(q, str) and isinstance(a, str) for q, a, _ in nodes)
+    trees = client.get(f"/runs/{out}/trees").text
+    assert nodes[-1].question.replace("'", "&#39;") in trees and "[ada]" in trees
+    assert "✓" in trees
 
 
 def test_people_cannot_be_sent_to_workers(tmp_path, monkeypatch, capsys):

@@ -30,10 +30,10 @@ def test_the_migration_makes_exactly_the_schema(engine):
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert differences == []
-    assert version == "0001"
+    assert version == "0003"
     assert set(inspect(engine).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
     with engine.begin() as conn:  # the comparison does see a difference
-        conn.execute(text("DROP INDEX ix_assignments_queue"))
+        conn.execute(text("DROP INDEX ix_assignments_queued"))
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d[0] for d in differences] == ["add_index"]
@@ -52,6 +52,32 @@ def test_migrating_twice_changes_nothing(engine, db_url):
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
     finally:
         again.dispose()
+
+
+def test_the_tree_viewers_integer_answers_survive_and_words_fit(db_url):
+    """Migration 0003: a tree recorded with integer answers before reads the same after, and
+    a node's answer may then be any domain's (words)."""
+    from ida.overseers.human.db import make_engine
+    from ida.overseers.human.statements import NODES
+
+    engine = make_engine(db_url)
+    try:
+        migrate(engine, "0002")
+        node = dict(run_id=1, tree=1, parent_id=None, round=0, question=[1, 2], by="model",
+                    created=0.0)  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(insert(Run.__table__).values(name="r", task="t", size=4, created=0.0))
+            conn.execute(text(
+                'INSERT INTO nodes (id, run_id, tree, round, question, answer, truth, "by", '
+                "created) VALUES (1, 1, 1, 0, '[1, 2]', 5, 6, 'model', 0.0)"
+            ))  # fmt: skip
+        migrate(engine)
+        with engine.begin() as conn:
+            conn.execute(insert(NODES).values(id=2, answer="Ada Brook", truth=None, **node))
+            found = conn.execute(select(NODES.c.answer, NODES.c.truth).order_by(NODES.c.id)).all()
+        assert found == [(5, 6), ("Ada Brook", None)]
+    finally:
+        engine.dispose()
 
 
 def one_line(err: IdaError, *parts: str) -> None:

@@ -203,6 +203,10 @@ class TextAmplifier:
         """Counts, the curriculum's update (the teacher's answer against the target, where
         there is one), and the round as rows to distil."""
         self.counts.update(done.counts)
+        self.counts["rounds"] += 1
+        record = getattr(self.overseer, "record", None)
+        if record is not None and done.trees:  # people: the trees for the workbench's viewer
+            record(self.counts["rounds"], work.worlds, work.facts, work.roots, done.trees)
         v = vocab()
         targets = np.full((len(work.roots), ANSWER_LEN), PAD, dtype=np.int64)
         for i, text in enumerate(done.targets):

@@ -3,7 +3,8 @@ workbench queue, its context the step itself (the sentences, the question, the a
 far), and its tree waits for the move people type while every other tree goes on. The
 people's moves are checked when they are made (``workbench.TextBench.parse_move``) and again by
 the amplifier (``protocol.check_move``). Steps are a memo in the database: a restarted trainer
-gets the moves people already made from the record and asks nothing twice.
+gets the moves people already made from the record and asks nothing twice. Each round's trees
+are recorded for the workbench's tree viewer, with who answered each node and the truth.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import Counter
 
 from ida.core.engine import Engine
 from ida.domains.text.protocol import Move, Step
-from ida.domains.text.questions import parse_question
+from ida.domains.text.questions import answer_of, parse_question
 from ida.overseers.human.desk import Desk
 from ida.overseers.human.protocol import Post
 
@@ -24,6 +25,7 @@ class People:
     def __init__(self, desk: Desk, poll: float):
         self.desk, self.poll = desk, poll
         self.counts: Counter = Counter()
+        self.who: dict[tuple[int, str], str | None] = {}  # (facts' id, question) -> person
 
     def attach(self, engine: Engine) -> None:
         """Have ``engine`` deliver people's moves to the trees waiting on them."""
@@ -37,5 +39,30 @@ class People:
             level = 0
         (key,) = self.desk.post([Post(step, level)])
         self.counts["posted"] += 1
-        move, _ = await self.desk.wait(key)
+        move, who = await self.desk.wait(key)
+        if move is not None and "answer" in move:
+            self.who[(id(step["facts"]), step["question"])] = who
         return move
+
+    def record(self, round_: int, worlds: list, facts: list[list[str]], roots, trees) -> None:
+        """Write round ``round_``'s trees (one per root: (slot, query, text)) for the tree
+        viewer: every node with its answer, who gave it and the true answer."""
+        written = []
+        for (slot, _, _), tree in zip(roots, trees, strict=True):
+            rows, parent_of = [], {}
+            for node in tree.walk():  # parents before children
+                parent_of.update((id(child), len(rows)) for child in node.children)
+                rows.append(
+                    {
+                        "parent": parent_of.get(id(node)),
+                        "question": node.question,
+                        "answer": node.answer if node.answer is not None else "(no answer)",
+                        "truth": answer_of(worlds[slot], node.question),
+                        "by": node.by,
+                        "person": self.who.get((id(facts[slot]), node.question)),
+                    }
+                )
+            rows[0]["facts"] = facts[slot]
+            written.append(rows)
+        self.who.clear()
+        self.desk.retried(lambda: self.desk.queue.record_trees(self.desk.run, round_, written))

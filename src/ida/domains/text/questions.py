@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from ida.domains.text.kb import HELD_OUT, RELATIONS, TRAIN, entity
+from ida.domains.text.kb import HELD_OUT, RELATIONS, TRAIN, World, entity
 
 MAX_HOPS = 4
 
@@ -277,3 +277,13 @@ def parse_question(text: str) -> Query:
     if len(found) > 1:
         raise ValueError(f"ambiguous question: {text!r}")
     return found[0]
+
+
+def answer_of(world: World, question: str) -> str | None:
+    """The exact answer to ``question`` about ``world`` (None: it is no question of the domain,
+    or asks about an entity or a relation the world does not have)."""
+    try:
+        query = parse_question(question)
+        return world.follow(query.entity, query.relations)
+    except (ValueError, KeyError):
+        return None

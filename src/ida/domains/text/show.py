@@ -17,26 +17,18 @@ from ida.domains.text.amplify import FAILED, LOOKUP, MODEL, OVERSEER, Node, Text
 from ida.domains.text.data import Answerer, fact_rows, heldout_set, sample_query
 from ida.domains.text.job import TextJob
 from ida.domains.text.kb import HELD_OUT, TRAIN, World, sample_world, tell
-from ida.domains.text.questions import parse_question, render
+from ida.domains.text.questions import answer_of, render
 from ida.domains.text.script import ScriptedH
 
 STYLE = {OVERSEER: "bold cyan", LOOKUP: "green", MODEL: "magenta", FAILED: "bold red"}
 WHO = {OVERSEER: "H", LOOKUP: "H, from the facts", MODEL: "A", FAILED: "H gave up"}
 
 
-def _truth(world: World, question: str) -> str | None:
-    try:
-        query = parse_question(question)
-        return world.follow(query.entity, query.relations)
-    except (ValueError, KeyError):
-        return None
-
-
 def _label(world: World, node: Node) -> Text:
     text = Text(f"{node.question}  ")
     text.append(node.answer if node.answer is not None else "(no answer)", style="bold")
     text.append(f"  [{WHO[node.by]}]", style=STYLE[node.by])
-    truth = _truth(world, node.question)
+    truth = answer_of(world, node.question)
     if node.failure is not None:
         text.append(f"  ({node.failure})", style="dim")
     if truth is None:
@@ -75,7 +67,7 @@ def render_tree(
     tree = Tree(_label(world, root))
     _grow(tree, world, root)
     direct = answerer([(0, question)])[0]
-    truth = _truth(world, question)
+    truth = answer_of(world, question)
     calls = sum(node.by in (OVERSEER, LOOKUP, FAILED) for node in root.walk())
     models = sum(node.by == MODEL for node in root.walk())
     lines: list[Any] = [
