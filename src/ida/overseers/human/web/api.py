@@ -36,7 +36,14 @@ from ida.overseers.human.export import export_lines
 from ida.overseers.human.protocol import QueueError
 from ida.overseers.human.statements import RUNS
 from ida.overseers.human.web.auth import Refused, Who
-from ida.overseers.human.web.state import MAX_BODY, Workbench, json_body, one_line, wb
+from ida.overseers.human.web.state import (
+    MAX_BODY,
+    Workbench,
+    json_body,
+    one_line,
+    parse_json,
+    wb,
+)
 
 router = APIRouter(prefix="/api")
 BIG = 2**62
@@ -180,15 +187,7 @@ async def _json_body(length: str | None, receive) -> Any:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    if not body.strip():
-        return None
-    try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise Refused("the request body is not valid UTF-8", 400) from None
-    except ValueError:
-        raise Refused("the request body is not JSON", 400) from None
+    return parse_json(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
 def _failure(path: str, err: Exception) -> tuple[int, dict]:

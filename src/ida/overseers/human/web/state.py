@@ -123,7 +123,11 @@ async def read_body(request: Request) -> bytes:
 
 async def json_body(request: Request) -> Any:
     """The request's JSON (None for an empty body): 400 if not UTF-8 or not JSON."""
-    body = await read_body(request)
+    return parse_json(await read_body(request))
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body's JSON (None for an empty body): 400 if not UTF-8 or not JSON."""
     if not body.strip():
         return None
     try:
