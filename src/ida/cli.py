@@ -57,7 +57,7 @@ def train(
         str | None,
         typer.Option(
             help="exact, biased, noisy, wasteful, learned (H'), human (the workbench); "
-            "text: script or llm (a language model)"
+            "text: script, noisy, llm (a language model) or human"
         ),
     ] = None,
     human_budget: Annotated[
