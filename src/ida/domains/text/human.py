@@ -47,22 +47,17 @@ class People:
     def record(self, round_: int, worlds: list, facts: list[list[str]], roots, trees) -> None:
         """Write round ``round_``'s trees (one per root: (slot, query, text)) for the tree
         viewer: every node with its answer, who gave it and the true answer."""
-        written = []
-        for (slot, _, _), tree in zip(roots, trees, strict=True):
-            rows, parent_of = [], {}
-            for node in tree.walk():  # parents before children
-                parent_of.update((id(child), len(rows)) for child in node.children)
-                rows.append(
-                    {
-                        "parent": parent_of.get(id(node)),
-                        "question": node.question,
-                        "answer": node.answer if node.answer is not None else "(no answer)",
-                        "truth": answer_of(worlds[slot], node.question),
-                        "by": node.by,
-                        "person": self.who.get((id(facts[slot]), node.question)),
-                    }
-                )
-            rows[0]["facts"] = facts[slot]
-            written.append(rows)
+        slots = [slot for slot, _, _ in roots]
+
+        def row_of(i: int, node) -> dict:
+            slot = slots[i]
+            return {
+                "question": node.question,
+                "answer": node.answer if node.answer is not None else "(no answer)",
+                "truth": answer_of(worlds[slot], node.question),
+                "by": node.by,
+                "person": self.who.get((id(facts[slot]), node.question)),
+            }
+
+        self.desk.record_trees(round_, zip([facts[s] for s in slots], trees, strict=True), row_of)
         self.who.clear()
-        self.desk.retried(lambda: self.desk.queue.record_trees(self.desk.run, round_, written))

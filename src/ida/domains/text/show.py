@@ -60,8 +60,8 @@ def render_tree(
     question = render(sample_query(world, level + 1, rng), TRAIN, rng)
     tokens = torch.from_numpy(fact_rows(sentences, job.cfg.people)[None]).to(job.device)
     answerer = Answerer(job.answerer, tokens)
-    amplifier = job.amplifier if job.cfg.overseer != "human" else None
-    if job.overseer is None or amplifier is None:  # how IDA with the script would ask A
+    amplifier = job.amplifier
+    if job.overseer is None or job.cfg.overseer == "human":  # how IDA with the script asks A
         amplifier = TextAmplifier(ScriptedH(), job.curriculum, job.cfg.people, 1, 1, job.device)
     root = amplifier.explain(sentences, question, answerer)
     tree = Tree(_label(world, root))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +143,21 @@ class Desk:
 
     def answer_subquestions(self, key: str, answers: Sequence[tuple[int, str]]) -> None:
         self.retried(lambda: self.queue.answer_subquestions(key, answers))
+
+    def record_trees(
+        self, round_: int, trees: Iterable[tuple[Any, Any]], row_of: Callable[[int, Any], dict]
+    ) -> None:
+        """Write round ``round_``'s finished trees for the tree viewer. ``trees``: (facts, root
+        node) pairs, a node having ``walk()`` (parents first) and ``children``; ``row_of(i,
+        node)``: the node of the ``i``-th tree as the viewer keeps it (its ``question``,
+        ``answer``, ``truth``, ``by`` and ``person``)."""
+        written = []
+        for i, (facts, tree) in enumerate(trees):
+            rows: list[dict] = []
+            parent_of: dict[int, int] = {}
+            for node in tree.walk():
+                parent_of.update((id(child), len(rows)) for child in node.children)
+                rows.append({"parent": parent_of.get(id(node)), **row_of(i, node)})
+            rows[0]["facts"] = facts
+            written.append(rows)
+        self.retried(lambda: self.queue.record_trees(self.run, round_, written))

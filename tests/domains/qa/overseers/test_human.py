@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 pytest.importorskip("sqlalchemy")
 
@@ -20,6 +21,7 @@ from ida.domains.qa.overseers.human import exact_move, read_transcript  # noqa: 
 from ida.overseers.human.db import open_database  # noqa: E402
 from ida.overseers.human.export import export_lines  # noqa: E402
 from ida.overseers.human.queue import StepQueue  # noqa: E402
+from ida.overseers.human.statements import NODES  # noqa: E402
 from ida.overseers.human.testing import QueuePeople  # noqa: E402
 from ida.testing import one_line_error, run_ida  # noqa: E402
 
@@ -68,6 +70,10 @@ def test_trees_wait_on_people_and_get_hs_answers(tiny, tmp_path):
     stored = len(h_prime.buffer.stored()) + sum(s.size for s in h_prime.held_out)
     assert stored >= people.answered  # every step taken (a repeat from the record too) is in
     # H's transcript for H' to learn from
+    with queue.engine.connect() as conn:  # the round's trees, for the tree viewer
+        nodes = conn.execute(select(NODES.c.parent_id, NODES.c.answer, NODES.c.truth)).all()
+    assert nodes and any(parent is None for parent, _, _ in nodes)
+    assert all(isinstance(a, int) and isinstance(t, int) for _, a, t in nodes)
 
 
 def _roots(job, experience):

@@ -68,24 +68,20 @@ class TaskDesk(Desk):
     ) -> None:
         """Write a round's finished trees for the tree viewer: every node with who answered
         it (a person's name, from ``who``: (instance id, question) -> name) and the truth."""
-        task, queue, written = self.task, self.queue, []
-        for (slot, _), tree in zip(roots, trees, strict=True):
-            inst, rows, parent_of = insts[slot], [], {}
-            for node in tree.walk():  # parents before children
-                parent_of.update((id(child), len(rows)) for child in node.children)
-                rows.append(
-                    {
-                        "parent": parent_of.get(id(node)),
-                        "question": [int(t) for t in node.question],
-                        "answer": int(node.answer),
-                        "truth": int(task.solve(inst, node.question)),
-                        "by": node.by,
-                        "person": who.get((id(inst), node.question)),
-                    }
-                )
-            rows[0]["facts"] = inst.facts.tolist()
-            written.append(rows)
-        self.retried(lambda: queue.record_trees(self.run, round_, written))
+        task, slots = self.task, [slot for slot, _ in roots]
+
+        def row_of(i: int, node: Node) -> dict:
+            inst = insts[slots[i]]
+            return {
+                "question": [int(t) for t in node.question],
+                "answer": int(node.answer),
+                "truth": int(task.solve(inst, node.question)),
+                "by": node.by,
+                "person": who.get((id(inst), node.question)),
+            }
+
+        facts = [insts[slot].facts.tolist() for slot in slots]
+        self.record_trees(round_, zip(facts, trees, strict=True), row_of)
 
 
 class HumanOverseer:
