@@ -39,6 +39,7 @@ from ida.overseers.human.web.auth import Refused, Who
 from ida.overseers.human.web.state import (
     MAX_BODY,
     Workbench,
+    check_length,
     json_body,
     one_line,
     parse_json,
@@ -170,11 +171,7 @@ async def serve_hot(bench: Workbench, scope: dict, receive, send) -> bool:
 async def _json_body(length: str | None, receive) -> Any:
     """The body's JSON as ``state.json_body`` reads it: refused past 64 KiB (413), by its
     Content-Length or its bytes; 400 if not UTF-8 or not JSON; None if empty."""
-    if length is not None:
-        if not length.isdigit():
-            raise Refused("bad Content-Length", 400)
-        if int(length) > MAX_BODY:
-            raise Refused("the request body is over 64 KiB", 413)
+    check_length(length)
     chunks, size = [], 0
     while True:
         message = await receive()

@@ -102,14 +102,19 @@ def wb(request: Request) -> Workbench:
     return request.app.state.wb
 
 
-async def read_body(request: Request) -> bytes:
-    """The request's body, refused (413) past 64 KiB by its Content-Length or its bytes."""
-    length = request.headers.get("content-length")
+def check_length(length: str | None) -> None:
+    """A request's Content-Length header (if any), refused if malformed (400) or past 64 KiB
+    (413)."""
     if length is not None:
         if not length.isdigit():
             raise Refused("bad Content-Length", 400)
         if int(length) > MAX_BODY:
             raise Refused("the request body is over 64 KiB", 413)
+
+
+async def read_body(request: Request) -> bytes:
+    """The request's body, refused (413) past 64 KiB by its Content-Length or its bytes."""
+    check_length(request.headers.get("content-length"))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
