@@ -13,7 +13,9 @@ heartbeats every third of the lease while it lasts longer than that; then the su
 Connection errors and 5xx answers (a server or database restarting) are retried with backoff
 for up to ``retry_for`` seconds: a retried submission is harmless (the server answers
 ``repeat: true`` if the first one was accepted). A submission refused with 409 (the lease ran
-out and someone else has the task) is counted and the person goes on.
+out and someone else has the task) is counted and the person goes on; one refused as invalid
+(422: H's exact move should never be) ends that person with the server's reason, since the
+held task would come back to them with the same move.
 
 ``run_people(url, tokens, think, stop_when_idle=..., until=...)`` runs many people in one
 asyncio loop, each over an ``httpx.AsyncClient`` of their own, and returns each
@@ -177,8 +179,10 @@ class ScriptedPerson:
         if response.status_code == 200:
             self.tally.steps += 1
             self.tally.repeats += bool(response.json().get("repeat"))
-        else:
-            self.tally.refused[response.status_code] += 1
+            return
+        self.tally.refused[response.status_code] += 1
+        if response.status_code == 422:
+            raise GaveUp(f"move {move} refused: {response.text[:200]}")
 
     async def _sleep(self, seconds: float) -> None:
         try:
