@@ -1,6 +1,7 @@
 """The Learner: one gradient step for every network, its EMA teacher, heads and checkpoint state."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -82,3 +83,35 @@ def test_state_round_trips_so_training_continues_exactly():
         sa, sb = getattr(a, net).state_dict(), getattr(b, net).state_dict()
         assert all(torch.equal(sa[k], sb[k]) for k in sa), net
     assert b.steps == 5
+
+
+@pytest.mark.parametrize("poison", ["loss", "gradient"])
+def test_a_step_that_is_not_finite_changes_nothing(poison):
+    """A NaN loss, or a finite loss whose gradient overflows, leaves the model, its teacher and
+    the optimizer's moments as they were; the step is counted as skipped, and training goes on."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    learner = Learner(model, lr=0.1, ema=0.5)
+    x, y = data()
+    learner.step(mse(model, x, y))
+    before = copy.deepcopy((model.state_dict(), learner.state_dict()))
+    if poison == "loss":
+        bad = mse(model, x, y) * float("nan")
+    else:
+        w = model.weight[0, 0]
+        bad = torch.sqrt(w - w.detach())  # sqrt(0) = 0: a finite loss, an infinite gradient
+        assert torch.isfinite(bad)
+    learner.step(bad)
+    assert learner.skipped == 1 and learner.steps == 2
+    after = (model.state_dict(), learner.state_dict())
+    for k, v in before[0].items():
+        assert torch.equal(v, after[0][k])
+    for k, v in before[1]["teacher"].items():
+        assert torch.equal(v, after[1]["teacher"][k])
+    assert before[1]["optimizer"]["state"][0]["exp_avg"].equal(
+        after[1]["optimizer"]["state"][0]["exp_avg"]
+    )
+    loss = learner.step(mse(model, x, y))
+    assert math.isfinite(loss) and learner.skipped == 1
+    assert not torch.equal(before[0]["weight"], model.weight)  # it trains on
+    assert Learner(nn.Linear(3, 2), lr=0.1).state_dict()["skipped"] == 0

@@ -16,7 +16,9 @@ from torch import nn
 
 class Learner:
     """AdamW on ``model`` (and any ``heads`` added), gradients clipped to ``clip``; with ``ema``
-    a teacher copy moves towards the model by ``1 - ema`` after every step."""
+    a teacher copy moves towards the model by ``1 - ema`` after every step. A step whose loss
+    or gradient is not finite changes nothing (it is counted in ``skipped``): one overflow
+    must not turn the model and its teacher into NaN."""
 
     def __init__(
         self,
@@ -31,6 +33,7 @@ class Learner:
         self.heads = nn.ModuleDict()
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         self.steps = 0
+        self.skipped = 0  # steps whose loss or gradient was not finite
 
     def add_head(self, name: str, module: nn.Module) -> nn.Module:
         """Train ``module`` next to the model: same optimizer, same checkpoint."""
@@ -43,7 +46,12 @@ class Learner:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        nn.utils.clip_grad_norm_(params, self.clip)
+        norm = nn.utils.clip_grad_norm_(params, self.clip)
+        self.steps += 1
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            return loss.item()
         self.optimizer.step()
         if self.teacher is not None:
             with torch.no_grad():
@@ -52,7 +60,6 @@ class Learner:
                 )
                 for kept, live in zip(self.teacher.buffers(), self.model.buffers(), strict=True):
                     kept.copy_(live)  # batch-norm statistics: the model's, not averaged
-        self.steps += 1
         return loss.item()
 
     def state_dict(self) -> dict:
@@ -62,6 +69,7 @@ class Learner:
             "optimizer": self.optimizer.state_dict(),
             "heads": self.heads.state_dict(),
             "steps": self.steps,
+            "skipped": self.skipped,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -70,3 +78,4 @@ class Learner:
         self.heads.load_state_dict(state["heads"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps = state["steps"]
+        self.skipped = state.get("skipped", 0)  # absent from checkpoints before 0.6.2

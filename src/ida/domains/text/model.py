@@ -15,8 +15,10 @@ hops read) picks words, whose own vectors are the query. The hop count follows f
 reads: each hop after the first may instead read *no word* (a learned score against the
 words'), and the question has k hops when hops 2..k read a word and hop k + 1 reads none, so
 the count is the number of relation phrases found rather than a guess from the sentence's
-shape. The answer starts on the question's name (exact
-match of its words against the instance's entities) and moves, hop by hop, along the edges
+shape. With ``content_gate`` each word's own (context-free) readability is added to every
+hop's score, so a word that never names a relation is not read wherever it stands. The answer
+starts on the question's name (exact match of its words against the instance's entities) and
+moves, hop by hop, along the edges
 from where it is, each edge weighted by how well its key matches the hop's query and how
 likely it runs from subject to object (a softmax over the edges that leave the same entity);
 the answers after each number of hops are mixed by the hop count's probabilities. The result is
@@ -55,6 +57,9 @@ class ModelSettings(BaseModel):
     hops: int = Field(MAX_HOPS, ge=1, description="the most relations one answer follows")
     word_dropout: float = Field(
         0.25, ge=0, lt=1, description="share of non-name words blanked in training"
+    )
+    content_gate: bool = Field(
+        False, description="a hop reads a word by what the word is as well as where it is"
     )
 
     @model_validator(mode="after")
@@ -148,6 +153,8 @@ class TextModel(nn.Module):
         self.stop = nn.Parameter(torch.zeros(s.hops))  # the score of reading no word (no hop)
         self.edges = nn.Embedding(s.max_distance + 1, d)  # a question word from its start
         self.ends = nn.Embedding(s.max_distance + 1, d)  # a question word from its end
+        # the content gate: how readable a word is by itself, its context aside
+        self.content = nn.Linear(d, 1) if s.content_gate else None
 
     # reading words
 
@@ -259,10 +266,12 @@ class TextModel(nn.Module):
         x = self.norm(self.read(self.reader, self.positions, x, questions))
         pad = ~real | self.names[questions]  # a name is no relation's word
         keys, values = self.attend_key(x), self.attend_value(words)  # read: the words themselves
+        readable = 0.0 if self.content is None else F.logsigmoid(self.content(words)).squeeze(-1)
         covered = torch.zeros_like(questions, dtype=x.dtype)
         found, stops = [], []
         for hop in range(self.settings.hops):
             scores = keys @ self.hop_queries[hop] / x.shape[-1] ** 0.5 - self.coverage * covered
+            scores = scores + readable
             scores = scores.masked_fill(pad, NEG)
             # a hop after the first may read no word: then the question has no more hops
             none = self.stop[hop].expand(b, 1) if hop else scores.new_full((b, 1), NEG)
@@ -272,7 +281,7 @@ class TextModel(nn.Module):
             found.append((weights[..., None] * values).sum(1))
         # P(k hops) = P(hops 2..k read a word) * P(hop k + 1 reads none)
         stop = torch.stack(stops[1:] + [scores.new_zeros(b)], 1)  # [B, hops]: log P(hop k+1 none)
-        go = torch.log1p(-stop[:, :-1].exp().clamp(max=1 - TINY))  # [B, hops - 1]
+        go = torch.log(-torch.expm1(stop[:, :-1].clamp(max=-TINY)))  # [B, hops - 1]: log(1 - P)
         went = torch.cat([go.new_zeros(b, 1), go.cumsum(1)], 1)
         return spans.keys[:, 0], torch.stack(found, 1), went + stop
 
