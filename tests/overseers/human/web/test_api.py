@@ -27,6 +27,13 @@ def submit(client, bench, held, move, who="bob", fence=None):
     )
 
 
+def heartbeat(client, bench, held, who="bob", fence=None):
+    body = {"fence": held["fence"] if fence is None else fence}
+    return client.post(
+        f"/api/tasks/{held['assignment']}/heartbeat", headers=bench.headers(who), json=body
+    )
+
+
 def refused(response, status: int) -> str:
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -49,11 +56,7 @@ def test_claim_answer_and_export(bench):
     assert claim(client, bench)["assignment"] == held["assignment"]  # a second tab: the same
     assert client.post("/api/claim", headers=bench.headers("ada")).status_code == 204
 
-    beat = client.post(
-        f"/api/tasks/{held['assignment']}/heartbeat",
-        headers=bench.headers("bob"),
-        json={"fence": held["fence"]},
-    )
+    beat = heartbeat(client, bench, held)
     assert beat.status_code == 200 and beat.json()["lease_until"] >= held["lease_until"]
 
     truth = bench.task.solve(inst, tuple(context["question"]))
@@ -190,14 +193,7 @@ def test_stale_fence_repeat_and_different_second_submission(bench):
     assert "stale" in refused(
         submit(client, bench, held, {"answer": 1}, fence=held["fence"] + 1), 409
     )
-    refused(
-        client.post(
-            f"/api/tasks/{held['assignment']}/heartbeat",
-            headers=bench.headers("bob"),
-            json={"fence": held["fence"] + 1},
-        ),
-        409,
-    )
+    refused(heartbeat(client, bench, held, fence=held["fence"] + 1), 409)
     assert bench.counts() == before
     assert submit(client, bench, held, {"answer": 1}).json() == {"accepted": True, "repeat": False}
     after = bench.counts()
@@ -254,11 +250,7 @@ def test_the_api_on_postgresql(postgres_url):
             held = claim(client, bench)
             assert held["context"] == context and claim(client, bench) == held
             assert client.post("/api/claim", headers=bench.headers("ada")).status_code == 204
-            beat = client.post(
-                f"/api/tasks/{held['assignment']}/heartbeat",
-                headers=bench.headers("bob"),
-                json={"fence": held["fence"]},
-            )
+            beat = heartbeat(client, bench, held)
             assert beat.status_code == 200 and beat.json()["lease_until"] >= held["lease_until"]
             before = bench.counts()
             assert "stale" in refused(
