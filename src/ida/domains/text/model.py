@@ -18,9 +18,9 @@ the count is the number of relation phrases found rather than a guess from the s
 shape. With ``content_gate`` each word's own (context-free) readability is added to every
 hop's score, so a word that never names a relation is not read wherever it stands. The answer
 starts on the question's name (exact match of its words against the instance's entities) and
-moves, hop by hop, along the edges
-from where it is, each edge weighted by how well its key matches the hop's query and how
-likely it runs from subject to object (a softmax over the edges that leave the same entity);
+moves, hop by hop, along the edges from where it is, each edge weighted by how well its key
+matches the hop's query and how likely it runs from subject to object (a softmax over the edges
+that leave the same entity);
 the answers after each number of hops are mixed by the hop count's probabilities. The result is
 a distribution over the instance's entities; the answer is the likeliest entity's words
 (``generate``), and ``forward`` gives the same distribution as teacher-forced word logits.
