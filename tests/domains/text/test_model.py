@@ -5,7 +5,7 @@ instance, an instance's facts are encoded once, and a short fit learns one-hop q
 import numpy as np
 import torch
 
-from ida.domains.text.data import Answerer, Rows, heldout_set
+from ida.domains.text.data import Answerer, Rows, heldout_set, question_rows
 from ida.domains.text.distill import answer_loss
 from ida.domains.text.evaluate import accuracy_by_level
 from ida.domains.text.job import make_model
@@ -121,3 +121,35 @@ def test_the_hop_count_is_a_distribution_read_from_the_hops():
         assert queries.shape == (len(questions), hops, 16)
         assert counts.shape == (len(questions), hops)
         assert torch.allclose(counts.exp().sum(-1), torch.tensor(1.0), atol=1e-5)
+
+
+def test_fillers_go_between_words_in_training_only_and_never_inside_a_name():
+    torch.manual_seed(0)
+    model = make_model(ModelSettings(d_model=16, n_heads=2, filler_insertion=0.5))
+    v = vocab()
+    fillers = set(model.fillers.tolist())
+    assert {v.words[t] for t in fillers} == {"a", "city", "does", "in", "is", "of", "one",
+                                              "person", "the", "to", "what", "where", "which",
+                                              "who", "whom"}  # fmt: skip
+    texts = ["Who is the best friend of Ada Brook?", "Where is Lumen Ltd based?"]
+    questions = torch.from_numpy(question_rows(texts))
+    added = 0
+    for _ in range(20):
+        for text, row in zip(texts, model.insert_fillers(questions).tolist(), strict=True):
+            first = next(i for i, t in enumerate(row) if t != PAD)
+            words = row[first:]
+            assert PAD not in words  # still padded on the left only
+            own, matched, extra = v.encode(text), 0, []
+            for t in words:  # the question's own words in order, fillers between them
+                if matched < len(own) and t == own[matched]:
+                    matched += 1
+                else:
+                    extra.append(t)
+            assert matched == len(own) and all(t in fillers for t in extra)
+            name = "Ada Brook" if "Ada" in text else "Lumen Ltd"
+            assert name in v.decode(words)  # a name's words stay together
+            added += len(extra)
+    assert added > 20
+    model.eval()
+    assert torch.equal(model.queries(questions)[1], model.queries(questions)[1])  # eval: none
+    assert torch.equal(make_model(SMALL).insert_fillers(questions), questions)  # off: as is

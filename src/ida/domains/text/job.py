@@ -33,7 +33,12 @@ COSTS = ("overseer_calls", "overseer_failures", "model_calls", "labels")
 def make_model(settings: ModelSettings) -> TextModel:
     """A over the domain's vocabulary, its name words marked."""
     words = vocab()
-    return TextModel(len(words), settings, torch.from_numpy(words.name_mask()))
+    return TextModel(
+        len(words),
+        settings,
+        torch.from_numpy(words.name_mask()),
+        torch.from_numpy(words.filler_mask()),
+    )
 
 
 def make_overseer(cfg: TextConfig) -> Overseer | Waiting:

@@ -61,6 +61,12 @@ class ModelSettings(BaseModel):
     content_gate: bool = Field(
         False, description="a hop reads a word by what the word is as well as where it is"
     )
+    filler_insertion: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="chance, per question word, that a filler word is put before it in training",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelSettings:
@@ -126,14 +132,19 @@ class TextModel(nn.Module):
         vocab_size: int,
         settings: ModelSettings | None = None,
         names: torch.Tensor | None = None,
+        fillers: torch.Tensor | None = None,
     ):
         """``names``: which tokens [vocab_size] are words of names (the mentions and entities
-        are runs of them; none: no names, so nothing to answer)."""
+        are runs of them; none: no names, so nothing to answer); ``fillers``: which are words
+        that name no relation by themselves (put into questions in training with
+        ``filler_insertion``)."""
         super().__init__()
         self.settings = s = settings or ModelSettings()
         d, h = s.d_model, s.n_heads
         names = torch.zeros(vocab_size, dtype=torch.bool) if names is None else names
         self.register_buffer("names", names.bool(), persistent=False)
+        fillers = torch.zeros(vocab_size, dtype=torch.bool) if fillers is None else fillers
+        self.register_buffer("fillers", fillers.bool().nonzero().view(-1), persistent=False)
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, d)
         nn.init.normal_(self.embed.weight, std=0.02)  # a word never trained stays near blank
@@ -184,6 +195,26 @@ class TextModel(nn.Module):
             drop = (torch.rand(tokens.shape, device=tokens.device) < p) & ~self.names[tokens]
             x = x.masked_fill(drop[..., None], 0.0)
         return x + self.present
+
+    def insert_fillers(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Left-padded questions [B, S] with, before each word (not inside a name), a random
+        filler word at chance ``filler_insertion``; still left-padded [B, S + most added]."""
+        p = self.settings.filler_insertion
+        if p == 0 or not len(self.fillers):
+            return tokens
+        b, length = tokens.shape
+        named = self.names[tokens]
+        inside = named & torch.cat([named.new_zeros(b, 1), named[:, :-1]], dim=1)
+        put = (torch.rand(tokens.shape, device=tokens.device) < p) & (tokens != PAD) & ~inside
+        added = put.long().cumsum(1)
+        total = added[:, -1:]
+        most = int(total.max())
+        at = torch.arange(length, device=tokens.device) + added + (most - total)
+        out = tokens.new_full((b, length + most), PAD).scatter_(1, at, tokens)
+        chosen = torch.randint(len(self.fillers), tokens.shape, device=tokens.device)
+        rows = torch.arange(b, device=tokens.device)[:, None].expand(b, length)
+        out[rows[put], at[put] - 1] = self.fillers[chosen[put]]
+        return out
 
     def read(self, blocks, positions, x, tokens) -> torch.Tensor:
         pad = torch.where(tokens == PAD, NEG, 0.0)[:, None, None, :]
@@ -248,6 +279,8 @@ class TextModel(nn.Module):
     def queries(self, questions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """questions [B, S] -> the key of the name each is about [B], the relation query of
         each hop [B, hops, d] and the log-probability of each hop count [B, hops]."""
+        if self.training:
+            questions = self.insert_fillers(questions)
         b, length = questions.shape
         spans = self.spans(questions, 1)
         named = spans.which == 0

@@ -9,8 +9,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from ida.domains.text.kb import ENTITIES, FACT_TEMPLATES, pool_words
-from ida.domains.text.questions import ALL_FRAMES, ALL_PHRASES, MAX_HOPS
+from ida.domains.text.kb import ENTITIES, FACT_TEMPLATES, TRAIN, pool_words
+from ida.domains.text.questions import ALL_FRAMES, ALL_PHRASES, FRAMES, MAX_HOPS, PHRASES
 
 PAD, BOS, END, UNK = 0, 1, 2, 3
 SPECIAL = ("<pad>", "<bos>", "<end>", "<unk>")
@@ -51,6 +51,11 @@ class Vocab:
         """[len(self)]: which tokens are words of names."""
         return np.asarray([w in self.spelling for w in self.words])
 
+    def filler_mask(self) -> np.ndarray:
+        """[len(self)]: the *filler* words, those of the training questions' templates of two
+        relations or more (a word that names no one relation: "the", "who", "person")."""
+        return np.isin(self.words, sorted(filler_words()))
+
     def encode(self, text: str) -> list[int]:
         return [self.ids.get(w, UNK) for w in split(text)]
 
@@ -81,6 +86,16 @@ class Vocab:
             word = self.words[t]
             out.append(self.spelling.get(word, word))
         return " ".join(out)
+
+
+def filler_words() -> set[str]:
+    """The words (no punctuation) of the training questions' templates of two relations or
+    more."""
+    relations: dict[str, set[str]] = {}
+    for t in FRAMES[TRAIN] + PHRASES[TRAIN]:
+        for word in split(_blank(t.text)):
+            relations.setdefault(word, set()).add(t.relation)
+    return {w for w, rels in relations.items() if len(rels) > 1 and w.isalpha()}
 
 
 @lru_cache(maxsize=1)
