@@ -22,10 +22,11 @@ in eval mode, shared by both.
   temperature 1 from the visit counts, for the first ``--moves`` moves or fewer once
   ``--budget`` is spent (one ``Engine.run`` per move). The batch function wraps the same
   module: OpenSpiel states -> alpha-zero-general's canonical board (+1 the mover's stones,
-  -1 the opponent's, 0 empty; OpenSpiel's observation planes are empty / black / white,
-  black = player 0 moves first), one batched forward under ``torch.inference_mode``, softmax
-  over the legal moves, the value as is. Where one move of ``--games`` searches would take
-  more than about twice ``--budget``, fewer games are searched (the table says how many).
+  -1 the opponent's, 0 empty: ida's encoding of the state, whose observation planes are empty
+  / the mover's / the opponent's), one batched forward under ``torch.inference_mode``, softmax
+  over the legal moves (``mcts.legal_priors``), the value as is. Where one move of
+  ``--games`` searches would take more than about twice ``--budget``, fewer games are
+  searched (the table says how many).
 - The net alone: its batched forward at ida's mean batch size, on the same boards, at batch
   1 and at ``--games``, so ida's evaluations per second can be read as a share of what the
   net can do.
@@ -66,7 +67,8 @@ import pyspiel
 import torch
 
 from ida.core.engine import Engine
-from ida.domains.games.mcts import Node, SearchSettings, choose, search
+from ida.domains.games.game import Game
+from ida.domains.games.mcts import Node, SearchSettings, choose, legal_priors, search
 
 HERE = Path(__file__).parent
 DEFAULT_JSON = HERE / "results_search_speed.json"
@@ -129,23 +131,30 @@ def agree(condition: bool, what: str) -> None:
         sys.exit(f"OpenSpiel and alpha-zero-general disagree: {what}")
 
 
+OTHELLO = Game("othello")
+
+
+def canonical_boards(states: Sequence[pyspiel.State]) -> np.ndarray:
+    """alpha-zero-general's canonical form: ``(B, 8, 8)`` float32, +1 the mover's stones, -1
+    the opponent's. OpenSpiel's othello observation for a player is planes empty, the
+    player's stones, the opponent's; ida's encoding reads it for the mover (and adds a fourth
+    plane, whose move it is)."""
+    x = OTHELLO.encode(states)
+    return x[:, 1] - x[:, 2]
+
+
 def absolute_boards(states: Sequence[pyspiel.State]) -> np.ndarray:
-    """``(B, 8, 8)`` float32: +1 black (player 0, alpha-zero-general's player 1), -1 white.
-    OpenSpiel's othello observation is the same for both players: planes empty, black, white."""
+    """``(B, 8, 8)`` float32: +1 black (player 0, alpha-zero-general's player 1), -1 white;
+    the states may have ended (black's observation: planes empty, black, white)."""
     obs = np.array([s.observation_tensor(0) for s in states], dtype=np.float32)
     obs = obs.reshape(len(states), 3, N, N)
     return obs[:, 1] - obs[:, 2]
 
 
-def canonical_boards(states: Sequence[pyspiel.State]) -> np.ndarray:
-    """alpha-zero-general's canonical form: +1 the mover's stones, -1 the opponent's."""
-    sign = np.array([1.0 if s.current_player() == 0 else -1.0 for s in states], np.float32)
-    return absolute_boards(states) * sign[:, None, None]
-
-
 def make_evaluate(net: torch.nn.Module, timer: Counter):
     """ida's batch function over ``net`` (alpha-zero-general's OthelloNNet): states -> (legal
-    actions, their priors, value), as ``mcts.make_evaluator`` does for ida's own nets."""
+    actions, their priors, value), as ``mcts.make_evaluator`` does for ida's own nets (its
+    ``legal_priors``; the net's log-softmax over all 65 actions renormalised over the legal)."""
 
     @torch.inference_mode()
     def evaluate(states):
@@ -154,13 +163,7 @@ def make_evaluate(net: torch.nn.Module, timer: Counter):
         forward = time.perf_counter()
         log_pi, values = net(boards)  # log-softmax over all 65 actions, tanh value
         timer["forward_s"] += time.perf_counter() - forward
-        legal = [s.legal_actions() for s in states]
-        rows = np.repeat(np.arange(len(states)), [len(a) for a in legal])
-        mask = torch.full(log_pi.shape, float("-inf"))
-        mask[rows, np.concatenate(legal)] = 0.0
-        probs = torch.softmax(log_pi + mask, dim=-1).numpy()
-        values = values.view(-1).tolist()
-        out = [(acts, probs[i, acts].tolist(), values[i]) for i, acts in enumerate(legal)]
+        out = legal_priors(states, log_pi, values)
         timer["evaluate_s"] += time.perf_counter() - start
         return out
 

@@ -49,6 +49,21 @@ def test_encode_reads_the_board_and_whose_move_it_is(ttt):
     assert (ttt.encode([ttt.replay([4])])[0, 3] == 1).all()  # o to move
 
 
+@pytest.mark.parametrize("name", ["tic_tac_toe", "connect_four", "othello", "breakthrough", "hex"])
+def test_encode_holds_each_states_observation_tensor_for_its_mover(name):
+    game = Game(name)
+    rng = np.random.default_rng(0)
+    states, state = [], game.new_state()
+    while not state.is_terminal() and len(states) < 12:
+        states.append(state.clone())
+        state.apply_action(int(rng.choice(state.legal_actions())))
+    board = game.encode(states)
+    for row, s in zip(board, states, strict=True):
+        told = np.asarray(s.observation_tensor(s.current_player()), dtype=np.float32)
+        assert np.array_equal(row[:-1].ravel(), told)
+        assert (row[-1] == s.current_player()).all()
+
+
 def test_legal_mask_is_the_games_legal_moves(c4):
     state = c4.replay([3] * 6)  # column 3 full
     mask = c4.legal_mask([c4.new_state(), state])

@@ -14,6 +14,7 @@ from functools import cache
 
 import numpy as np
 import pyspiel
+from open_spiel.python.observation import make_observation
 
 from ida.core.errors import IdaError
 
@@ -99,13 +100,20 @@ class Game:
         return self.spiel.new_initial_state()
 
     def encode(self, states: Sequence[pyspiel.State]) -> np.ndarray:
-        """The net's input for ``states`` (none terminal): float32 ``(B, planes, H, W)``."""
-        obs = np.array(
-            [s.observation_tensor(s.current_player()) for s in states], dtype=np.float32
-        ).reshape(len(states), *self.obs_shape)
-        mover = np.array([s.current_player() for s in states], dtype=np.float32)
-        plane = np.broadcast_to(mover[:, None, None, None], (len(states), 1, *self.obs_shape[1:]))
-        return np.concatenate([obs, plane], axis=1)
+        """The net's input for ``states`` (none terminal): float32 ``(B, planes, H, W)``.
+        OpenSpiel's observer writes each state's tensor straight into a buffer (a tenth of the
+        cost of ``observation_tensor``'s Python list); a fresh observer per call, so calls
+        from several threads do not share one."""
+        n = len(states)
+        observation = make_observation(self.spiel)
+        obs = np.empty((n, self.size), dtype=np.float32)
+        movers = [s.current_player() for s in states]
+        for row, (state, mover) in enumerate(zip(states, movers, strict=True)):
+            observation.set_from(state, mover)
+            obs[row] = observation.tensor
+        mover = np.asarray(movers, dtype=np.float32)
+        plane = np.broadcast_to(mover[:, None, None, None], (n, 1, *self.obs_shape[1:]))
+        return np.concatenate([obs.reshape(n, *self.obs_shape), plane], axis=1)
 
     def legal_mask(self, states: Sequence[pyspiel.State]) -> np.ndarray:
         """Bool ``(B, actions)``: the legal moves of each state."""

@@ -86,17 +86,31 @@ def make_evaluator(net: torch.nn.Module, game: Game, device: torch.device | str 
 
     @torch.inference_mode()
     def evaluate(states: Sequence[pyspiel.State]) -> list[tuple[list[int], list[float], float]]:
-        boards = torch.from_numpy(game.encode(states)).to(device)
-        logits, values = net(boards)
-        legal = [s.legal_actions() for s in states]
-        rows = np.repeat(np.arange(len(states)), [len(a) for a in legal])
-        mask = torch.full(logits.shape, float("-inf"))
-        mask[rows, np.concatenate(legal)] = 0.0
-        probs = torch.softmax(logits.float().cpu() + mask, dim=-1).numpy()
-        values = values.float().cpu().tolist()
-        return [(acts, probs[i, acts].tolist(), values[i]) for i, acts in enumerate(legal)]
+        logits, values = net(torch.from_numpy(game.encode(states)).to(device))
+        return legal_priors(states, logits, values)
 
     return evaluate
+
+
+def legal_priors(
+    states: Sequence[pyspiel.State], logits: torch.Tensor, values: torch.Tensor
+) -> list[tuple[list[int], list[float], float]]:
+    """Each state's legal actions, their priors (a softmax of ``logits`` [B, actions] over the
+    legal ones only) and its value (``values``, B numbers): what an evaluator answers."""
+    legal = [s.legal_actions() for s in states]
+    sizes = [len(a) for a in legal]
+    rows = np.repeat(np.arange(len(states)), sizes)
+    cols = np.concatenate(legal)
+    mask = torch.full(logits.shape, float("-inf"))
+    mask[rows, cols] = 0.0
+    probs = torch.softmax(logits.float().cpu() + mask, dim=-1).numpy()
+    flat = probs[rows, cols].tolist()  # one list, cut into each state's share
+    ends = np.cumsum(sizes).tolist()
+    values = values.float().cpu().view(-1).tolist()
+    return [
+        (acts, flat[end - size : end], value)
+        for acts, size, end, value in zip(legal, sizes, ends, values, strict=True)
+    ]
 
 
 def add_noise(root: Node, s: SearchSettings, rng: np.random.Generator) -> None:
