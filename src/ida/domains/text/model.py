@@ -16,12 +16,14 @@ reads: each hop after the first may instead read *no word* (a learned score agai
 words'), and the question has k hops when hops 2..k read a word and hop k + 1 reads none, so
 the count is the number of relation phrases found rather than a guess from the sentence's
 shape. With ``content_gate`` each word's own (context-free) readability is added to every
-hop's score, so a word that never names a relation is not read wherever it stands. The answer
-starts on the question's name (exact match of its words against the instance's entities) and
-moves, hop by hop, along the edges from where it is, each edge weighted by how well its key
-matches the hop's query and how likely it runs from subject to object (a softmax over the edges
-that leave the same entity);
-the answers after each number of hops are mixed by the hop count's probabilities. The result is
+hop's score, so a word that never names a relation is not read wherever it stands; with
+``filler_insertion`` training questions get *filler* words (those of several relations'
+templates: "the", "who", "person") put between their words at random, so that no such word, in
+any place, can mark a relation or a hop. The answer starts on the question's name (exact
+match of its words against the instance's entities) and moves, hop by hop, along the edges from
+where it is, each edge weighted by how well its key matches the hop's query and how likely it
+runs from subject to object (a softmax over the edges that leave the same entity); the answers
+after each number of hops are mixed by the hop count's probabilities. The result is
 a distribution over the instance's entities; the answer is the likeliest entity's words
 (``generate``), and ``forward`` gives the same distribution as teacher-forced word logits.
 """
@@ -62,7 +64,7 @@ class ModelSettings(BaseModel):
         False, description="a hop reads a word by what the word is as well as where it is"
     )
     filler_insertion: float = Field(
-        0.0,
+        0.15,
         ge=0,
         lt=1,
         description="chance, per question word, that a filler word is put before it in training",
