@@ -1,3 +1,3 @@
 """Iterated Distillation and Amplification."""
 
-__version__ = "0.6.2"
+__version__ = "0.6.3"
