@@ -127,7 +127,7 @@ def test_fillers_go_between_words_in_training_only_and_never_inside_a_name():
     torch.manual_seed(0)
     model = make_model(ModelSettings(d_model=16, n_heads=2, filler_insertion=0.5))
     v = vocab()
-    fillers = set(model.fillers.tolist())
+    fillers = set(model.filler_ids.tolist())
     assert {v.words[t] for t in fillers} == {"a", "city", "does", "in", "is", "of", "one",
                                               "person", "the", "to", "what", "where", "which",
                                               "who", "whom"}  # fmt: skip

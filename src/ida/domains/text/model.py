@@ -146,7 +146,7 @@ class TextModel(nn.Module):
         names = torch.zeros(vocab_size, dtype=torch.bool) if names is None else names
         self.register_buffer("names", names.bool(), persistent=False)
         fillers = torch.zeros(vocab_size, dtype=torch.bool) if fillers is None else fillers
-        self.register_buffer("fillers", fillers.bool().nonzero().view(-1), persistent=False)
+        self.register_buffer("filler_ids", fillers.bool().nonzero().view(-1), persistent=False)
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, d)
         nn.init.normal_(self.embed.weight, std=0.02)  # a word never trained stays near blank
@@ -202,7 +202,7 @@ class TextModel(nn.Module):
         """Left-padded questions [B, S] with, before each word (not inside a name), a random
         filler word at chance ``filler_insertion``; still left-padded [B, S + most added]."""
         p = self.settings.filler_insertion
-        if p == 0 or not len(self.fillers):
+        if p == 0 or not len(self.filler_ids):
             return tokens
         b, length = tokens.shape
         named = self.names[tokens]
@@ -213,9 +213,9 @@ class TextModel(nn.Module):
         most = int(total.max())
         at = torch.arange(length, device=tokens.device) + added + (most - total)
         out = tokens.new_full((b, length + most), PAD).scatter_(1, at, tokens)
-        chosen = torch.randint(len(self.fillers), tokens.shape, device=tokens.device)
+        chosen = torch.randint(len(self.filler_ids), tokens.shape, device=tokens.device)
         rows = torch.arange(b, device=tokens.device)[:, None].expand(b, length)
-        out[rows[put], at[put] - 1] = self.fillers[chosen[put]]
+        out[rows[put], at[put] - 1] = self.filler_ids[chosen[put]]
         return out
 
     def read(self, blocks, positions, x, tokens) -> torch.Tensor:
