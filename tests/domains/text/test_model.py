@@ -154,3 +154,32 @@ def test_fillers_go_between_words_in_training_only_and_never_inside_a_name():
     assert torch.equal(model.queries(questions)[1], model.queries(questions)[1])  # eval: none
     off = make_model(ModelSettings(d_model=16, n_heads=2, filler_insertion=0))
     assert torch.equal(off.insert_fillers(questions), questions)  # off: as is
+
+
+def test_the_direction_reads_the_words_before_between_and_after_the_two_names():
+    """Each fact's subject is also read from its three stretches of plain words (before the
+    first name, between the two, after the second), each averaged."""
+    torch.manual_seed(0)
+    model = make_model(SMALL).eval()
+    v = vocab()
+    sentences = [
+        "The manager of Jonas Brook is Xena Bishop.",
+        "Xena Bishop is Jonas Brook's manager.",
+    ]
+    rows = torch.from_numpy(np.stack([v.row(s, 24) for s in sentences]))
+    spans = model.spans(rows, 2)
+    x = torch.randn(*rows.shape, SMALL.d_model)
+    got = model.segments(x, rows, spans).view(2, 3, -1)
+    for i, row in enumerate(rows):
+        words = [w for w, t in enumerate(row.tolist()) if t != PAD]
+        named = [w for w in words if model.names[row[w]]]
+        first_end = next(w for w in named if w + 1 not in named)
+        second_start = next(w for w in named if w > first_end)
+        stretches = [
+            [w for w in words if w < named[0]],
+            [w for w in words if first_end < w < second_start],
+            [w for w in words if w > named[-1]],
+        ]
+        for k, stretch in enumerate(stretches):
+            want = x[i, stretch].mean(0) if stretch else torch.zeros(SMALL.d_model)
+            assert torch.allclose(got[i, k], want, atol=1e-6), (sentences[i], k)

@@ -159,6 +159,8 @@ class TextModel(nn.Module):
         self.fact_norm, self.norm = nn.LayerNorm(d), nn.LayerNorm(d)
         self.edge = nn.Sequential(nn.Linear(2 * d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
         self.subject = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
+        # which mention is the subject, from the words before, between and after the two
+        self.order = nn.Sequential(nn.Linear(3 * d, d), nn.GELU(), nn.Linear(d, 1))
         self.register_buffer("sides", torch.tensor([1.0, -1.0]), persistent=False)
         self.hop_queries = nn.Parameter(torch.randn(s.hops, d) * d**-0.5)
         self.attend_key, self.attend_value = nn.Linear(d, d), nn.Linear(d, d)
@@ -242,6 +244,7 @@ class TextModel(nn.Module):
         pair = (spans.lengths > 0).all(1)  # a fact: two names
         relation = self.edge(torch.cat([mentions.sum(1), sentence], dim=-1))  # [N, d]
         first = self.subject(mentions).squeeze(-1) @ self.sides  # [N]: first is subject
+        first = first + self.order(self.segments(x, rows, spans)).squeeze(-1)
         direction = torch.stack([first, -first], dim=1)  # [N, 2]: logits of each edge
         keys = relation[:, None].expand(-1, 2, -1)
 
@@ -265,6 +268,22 @@ class TextModel(nn.Module):
         valid = pair[:, None].expand(-1, 2).reshape(n, 2 * f)
         keys, direction = keys.reshape(n, 2 * f, -1), F.logsigmoid(direction).view(n, 2 * f)
         return Memory(source, target, keys, direction, valid, names, self.spell(names))
+
+    def segments(self, x: torch.Tensor, rows: torch.Tensor, spans: Spans) -> torch.Tensor:
+        """The mean word vector [N, 3 * d] before the first name, between the two names and
+        after the second, in each sentence (names and padding left out; none: zeros)."""
+        at = torch.arange(rows.shape[1], device=rows.device).expand_as(rows)
+        start = [torch.where(spans.which == k, at, rows.shape[1]).min(1, keepdim=True).values
+                 for k in range(MENTIONS)]  # fmt: skip
+        end = [torch.where(spans.which == k, at, -1).max(1, keepdim=True).values
+               for k in range(MENTIONS)]  # fmt: skip
+        plain = (rows != PAD) & (spans.which < 0)
+        parts = [at < start[0], (at > end[0]) & (at < start[1]), at > end[1]]
+        means = []
+        for part in parts:
+            w = (part & plain).float()[..., None]
+            means.append((x * w).sum(1) / w.sum(1).clamp(min=1))
+        return torch.cat(means, -1)
 
     def spell(self, names: torch.Tensor) -> torch.Tensor:
         """Entity keys [..., N] -> their words, END, then PAD [..., N, ANSWER_LEN]."""
