@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from ida.core.learner import Learner
-from ida.domains.programs.amplify import problem_of, solve, to_rows
+from ida.domains.programs.amplify import _hindsight, problem_of, solve, to_rows
 from ida.domains.programs.config import configure
 from ida.domains.programs.deepcoder import DEEPCODER as L
 from ida.domains.programs.distill import EditDistiller, EditRows, losses
 from ida.domains.programs.encode import tokens_of
 from ida.domains.programs.job import make_net
 from ida.domains.programs.search import SearchSettings
-from ida.domains.programs.tasks import Example, Task, generate
+from ida.domains.programs.tasks import Example, Task, generate, split_of_program
 
 LISTS = [[3, 1, 2], [5, -2, 7, 0], [1], [4, 4, 1, 9, 2], [0, -3]]
 SLOTS = 11
@@ -33,7 +33,9 @@ def fresh_net(seed=0):
 def searched(fn=None, subgoals=8, budget=2000):
     """A task (``fn`` of each list, or impossible) and a fresh net's search of it."""
     if fn is None:
-        task = Task([Example(([1, 2],), [2, 1]), Example(([1, 2],), [3, 1])])
+        task = Task(
+            [Example(([1, 2],), [2, 1]), Example(([1, 2],), [3, 1]), Example(([5, 7, 9],), [0])]
+        )
     else:
         task = Task([Example((xs,), fn(xs)) for xs in LISTS])
     (found,), _ = solve(L, fresh_net(), [task], SearchSettings(subgoals=subgoals), budget)
@@ -131,7 +133,29 @@ def test_a_failed_search_still_gives_hindsight_rows():
     child = programs[tuple(edits_of(rows, slice(None)))]
     assert len(child.program) >= 2 and all(child.program.used())
     for tokens in rows.goal_tokens:
-        assert np.array_equal(tokens[:2], goal_tokens(child.env[-1]))
+        assert np.array_equal(tokens[:3], goal_tokens(child.env[-1]))
+
+
+def test_hindsight_distils_only_programs_the_generator_could_train_on():
+    """A program the search ran is distilled in hindsight only if its output varies across
+    the examples and its behaviour lies in the training split."""
+    problem, found = searched(None, subgoals=0, budget=300)
+    ran = [
+        t.child
+        for t in found.tried
+        if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
+    ]
+    chosen = _hindsight(L, found, np.random.default_rng(0), len(ran))
+    fine = [
+        c
+        for c in ran
+        if len({c.env[-1].rows(i).key() for i in range(3)}) > 1
+        and split_of_program(L, c.program) == "train"
+    ]
+    assert {id(c) for c in chosen} == {id(c) for c in fine}
+    assert 0 < len(fine) < len(ran)
+    assert any(split_of_program(L, c.program) == "test" for c in ran)
+    assert len(_hindsight(L, found, np.random.default_rng(0), 3)) == 3
 
 
 @cache

@@ -22,7 +22,7 @@ from ida.core.loop import merge_counted, split_items
 from ida.domains.programs.distill import EditRows
 from ida.domains.programs.encode import encode_states
 from ida.domains.programs.guide import make_guide
-from ida.domains.programs.language import Language, Statement
+from ida.domains.programs.language import Language, Statement, Values
 from ida.domains.programs.mcts import mcts
 from ida.domains.programs.net import EditNet
 from ida.domains.programs.search import (
@@ -35,7 +35,7 @@ from ida.domains.programs.search import (
     path_to,
 )
 from ida.domains.programs.simulator import Simulator
-from ida.domains.programs.tasks import Task, generate
+from ida.domains.programs.tasks import Task, generate, split_of_program
 
 SEARCHES = {"best_first": best_first, "mcts": mcts}
 
@@ -147,13 +147,7 @@ def to_rows(
                     0.0,
                     (0.0, 1.0, 0.0),
                 )
-        ran = [
-            t.child
-            for t in found.tried
-            if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
-        ]
-        for i in rng.permutation(len(ran))[:hindsight]:
-            child = ran[i]
+        for child in _hindsight(language, found, rng, hindsight):
             goal = child.env[-1]
             for node, statement in zip(path_to(child), child.program.statements, strict=False):
                 add(node.env, goal, statement, NEW, 1.0, (1.0, 1.0, 0.0))
@@ -178,6 +172,35 @@ def to_rows(
         w_value=w[:, 1],
         w_forward=w[:, 2],
     )
+
+
+def _hindsight(language: Language, found: Found, rng: np.random.Generator, most: int) -> list[Node]:
+    """Up to ``most`` states the search reached, at random, whose programs the generator could
+    have drawn for training: two statements or more, no dead code, an output that is not the
+    same on every example, and a behaviour in the training split (a held-out program is never
+    distilled, not even in hindsight)."""
+    ran = [
+        t.child
+        for t in found.tried
+        if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
+    ]
+    chosen: list[Node] = []
+    for i in rng.permutation(len(ran)):
+        if len(chosen) == most:
+            break
+        child = ran[i]
+        if _constant(child.env[-1]) or split_of_program(language, child.program) != "train":
+            continue
+        chosen.append(child)
+    return chosen
+
+
+def _constant(values: Values) -> bool:
+    """Whether ``values`` is the same on every example (of several)."""
+    same = (values.data == values.data[:1]).all()
+    if values.lengths is not None:
+        same = same and (values.lengths == values.lengths[0]).all()
+    return len(values) > 1 and bool(same)
 
 
 class ProgramSearch:

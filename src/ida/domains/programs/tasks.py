@@ -215,15 +215,27 @@ def sample_program(
     program = Program(tuple(inputs), tuple(statements))
     if not all(program.used()):
         return None
-    kept = [v for v in range(n_in) if read[v]]
-    if "list" not in (inputs[v] for v in kept):
-        return None
-    if len(kept) == n_in:
+    program = without_unread_inputs(program)
+    return program if "list" in program.inputs else None
+
+
+def without_unread_inputs(program: Program) -> Program:
+    """``program`` with the inputs no statement reads dropped (its arguments renumbered)."""
+    n_in = len(program.inputs)
+    read = {a for s in program.statements for a in s.args if a < n_in}
+    if len(read) == n_in:
         return program
+    kept = sorted(read)
     index = {v: i for i, v in enumerate(kept)}
-    index.update({n_in + k: len(kept) + k for k in range(length)})
-    moved = tuple(Statement(s.op, tuple(index[a] for a in s.args)) for s in statements)
-    return Program(tuple(inputs[v] for v in kept), moved)
+    index.update({n_in + k: len(kept) + k for k in range(len(program.statements))})
+    moved = tuple(Statement(s.op, tuple(index[a] for a in s.args)) for s in program.statements)
+    return Program(tuple(program.inputs[v] for v in kept), moved)
+
+
+def split_of_program(language: Language, program: Program) -> str:
+    """The split (``"train"`` or ``"test"``) of a program with no dead code, as the generator
+    files it (its unread inputs dropped first)."""
+    return split_of(signature(language, without_unread_inputs(program)))
 
 
 def draw_inputs(language: Language, types: tuple[str, ...], r: random.Random) -> tuple:
