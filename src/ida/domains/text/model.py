@@ -6,7 +6,10 @@ reached by copying its words from the facts.
 Ltd") and the instance's *entities* (its distinct mentions); it reads each sentence on its own
 (a small transformer, positions relative) and turns each fact into two directed edges between
 its two mentions (first -> second and back), each with a learned *relation key* read from the
-sentence around them. The memory is that graph: edges, keys and the entities' words.
+sentence around them, and the chance that the first mention is the fact's subject, read from
+each mention in context and from the plain words before, between and after the two (in "X is
+Y's manager" and "Y's manager is X" the same words stand in other stretches). The memory is
+that graph: edges, keys, directions and the entities' words.
 
 ``forward`` and ``generate`` read a question (a small transformer, each word also told how far
 it is from the name and from the question's ends) into one *relation query* per hop: attention
