@@ -21,6 +21,7 @@ from ida.core.engine import Engine
 from ida.core.loop import merge_counted, split_items
 from ida.domains.programs.distill import EditRows
 from ida.domains.programs.encode import encode_states
+from ida.domains.programs.explore import rollouts, seed_of
 from ida.domains.programs.guide import make_guide
 from ida.domains.programs.language import Language, Statement, Values
 from ida.domains.programs.mcts import mcts
@@ -63,9 +64,12 @@ def solve(
     keep: bool = True,
     concurrent: int = 128,
     max_batch: int = 4096,
+    explore: int = 0,
 ) -> tuple[list[Found], Counter]:
     """Search every task (``concurrent`` at a time, all batched together); the results in
-    order, and the counts (simulator calls, net evaluations, seconds)."""
+    order, and the counts (simulator calls, net evaluations, seconds). With ``explore``, each
+    task also gets that many exploring rollouts of its generator's length (``found.explored``;
+    their calls count with the rest)."""
     net.eval()
     guide = make_guide(net, language, s.max_children, device, s.forward_model)
     simulator = Simulator(language)
@@ -92,7 +96,23 @@ def solve(
             )
             for i, t in enumerate(chunk)
         ]
-        results += Engine(max_batch=max_batch).run(coros)
+        if explore:
+            coros += [
+                rollouts(
+                    problem_of(language, t),
+                    language,
+                    simulator.extend,
+                    explore,
+                    t.length,
+                    seed_of(t),
+                )
+                for t in chunk
+            ]
+        done = Engine(max_batch=max_batch).run(coros)
+        founds, explored = done[: len(chunk)], done[len(chunk) :]
+        for found, ends in zip(founds, explored, strict=False):  # none without ``explore``
+            found.explored = ends
+        results += founds
     counts["simulator_calls"] += simulator.calls
     counts["search_seconds"] += time.perf_counter() - started
     return results, counts
@@ -106,13 +126,14 @@ def to_rows(
     negatives: int,
     outcomes: int,
     hindsight: int = 0,
+    explored: int = 0,
 ) -> EditRows | None:
     """Distillation rows from finished searches: every step of every found program (policy,
     and value 1), up to ``negatives`` states each search tried off its program's path (value
     0), up to ``outcomes`` simulated edits each (forward model), and up to ``hindsight``
     programs each search ran, found in hindsight: every step of a program with no dead code,
-    towards its own last value as the goal (policy, and value 1). A search that fails its
-    task still finds those."""
+    towards its own last value as the goal (policy, and value 1); up to ``explored`` of its
+    exploring rollouts the same way. A search that fails its task still finds those."""
     envs, goals, edits, outcome, label, weights = [], [], [], [], [], []
 
     def add(env, goal, edit, got, value, w):
@@ -147,7 +168,14 @@ def to_rows(
                     0.0,
                     (0.0, 1.0, 0.0),
                 )
-        for child in _hindsight(language, found, rng, hindsight):
+        ran = [
+            t.child
+            for t in found.tried
+            if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
+        ]
+        chosen = _hindsight(language, ran, rng, hindsight)
+        chosen += _hindsight(language, found.explored, rng, explored)
+        for child in chosen:
             goal = child.env[-1]
             for node, statement in zip(path_to(child), child.program.statements, strict=False):
                 add(node.env, goal, statement, NEW, 1.0, (1.0, 1.0, 0.0))
@@ -174,16 +202,12 @@ def to_rows(
     )
 
 
-def _hindsight(language: Language, found: Found, rng: np.random.Generator, most: int) -> list[Node]:
-    """Up to ``most`` states the search reached, at random, whose programs the generator could
-    have drawn for training: two statements or more, no dead code, an output that is not the
-    same on every example, and a behaviour in the training split (a held-out program is never
-    distilled, not even in hindsight)."""
-    ran = [
-        t.child
-        for t in found.tried
-        if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
-    ]
+def _hindsight(
+    language: Language, ran: list[Node], rng: np.random.Generator, most: int
+) -> list[Node]:
+    """Up to ``most`` of the states ``ran``, at random, whose programs the generator could have
+    drawn for training: an output that is not the same on every example and a behaviour in the
+    training split (a held-out program is never distilled, not even in hindsight)."""
     chosen: list[Node] = []
     for i in rng.permutation(len(ran)):
         if len(chosen) == most:
@@ -221,10 +245,11 @@ class ProgramSearch:
         outcomes: int = 16,
         hindsight: int = 0,
         device: torch.device | str = "cpu",
+        explore: int = 0,
     ):
         self.language, self.search, self.tasks, self.budget = language, search, tasks, budget
         self.slots, self.negatives, self.outcomes, self.device = slots, negatives, outcomes, device
-        self.hindsight = hindsight
+        self.hindsight, self.explore = hindsight, explore
         self.curriculum = Curriculum(max_length, advance_at, min_samples=tasks, focus=0.5)
         self.counts: Counter = Counter()
 
@@ -234,7 +259,15 @@ class ProgramSearch:
 
     def expand(self, teacher: EditNet, work: list[Task]) -> tuple[list[Found], Counter]:
         """Search the round's tasks with ``teacher`` (pure: nothing of ``self`` changes)."""
-        return solve(self.language, teacher, work, self.search, self.budget, self.device)
+        return solve(
+            self.language,
+            teacher,
+            work,
+            self.search,
+            self.budget,
+            self.device,
+            explore=self.explore,
+        )
 
     def split(self, work: list[Task], parts: int) -> list[list[Task]]:
         """The round's tasks in ``parts`` runs: each is searched on its own."""
@@ -260,6 +293,7 @@ class ProgramSearch:
             self.negatives,
             self.outcomes,
             self.hindsight,
+            self.explore,
         )
 
     def state_dict(self) -> dict:

@@ -39,6 +39,9 @@ class ProgramsConfig(RunConfig):
     hindsight: int = Field(
         16, ge=0, description="programs a search ran, distilled as found for their own outputs"
     )
+    explore: int = Field(
+        0, ge=0, description="random programs run from each task's inputs, distilled in hindsight"
+    )
     window: int = Field(60_000, ge=1, description="rows in the replay window")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)

@@ -55,6 +55,7 @@ class ProgramsJob(Job):
             cfg.outcomes,
             cfg.hindsight,
             self.device,
+            cfg.explore,
         )
         self.loop = Loop(
             self.amplifier, self.distiller, self.evaluate, amplify_every=cfg.steps_per_round

@@ -116,6 +116,7 @@ class Found:
     tried: list[Tried] = field(default_factory=list)
     goals: list[Goal] = field(default_factory=list)
     skipped: int = 0
+    explored: list[Node] = field(default_factory=list)  # exploring rollouts (training only)
 
 
 def signature(env: list[Values], goal: int) -> Hashable:

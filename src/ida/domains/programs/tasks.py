@@ -186,8 +186,20 @@ def sample_program(
     language: Language, inputs: tuple[str, ...], length: int, r: random.Random
 ) -> Program | None:
     """A type-valid program of ``length`` statements with no dead code, its unread inputs
-    dropped; None if the draw has dead code or reads no list. Each statement reads, with
-    probability ``PREFER_UNUSED``, a variable nothing has read yet (statements' before inputs')."""
+    dropped; None if the draw has dead code or reads no list (``draw_program``)."""
+    program = draw_program(language, inputs, length, r)
+    if program is None or not all(program.used()):
+        return None
+    program = without_unread_inputs(program)
+    return program if "list" in program.inputs else None
+
+
+def draw_program(
+    language: Language, inputs: tuple[str, ...], length: int, r: random.Random
+) -> Program | None:
+    """``length`` random type-valid statements over ``inputs`` (None if a step has no op that
+    fits). Each statement reads, with probability ``PREFER_UNUSED``, a variable nothing has read
+    yet (statements' before inputs')."""
     cache = _OPS_CACHE.setdefault(language.name, {})
     types, read = list(inputs), [False] * len(inputs)
     n_in = len(inputs)
@@ -212,11 +224,7 @@ def sample_program(
         statements.append(Statement(op, tuple(args)))
         types.append(language.ops[op].returns)
         read.append(False)
-    program = Program(tuple(inputs), tuple(statements))
-    if not all(program.used()):
-        return None
-    program = without_unread_inputs(program)
-    return program if "list" in program.inputs else None
+    return Program(tuple(inputs), tuple(statements))
 
 
 def without_unread_inputs(program: Program) -> Program:
