@@ -137,15 +137,15 @@ def test_a_failed_search_still_gives_hindsight_rows():
 
 
 def test_hindsight_distils_only_programs_the_generator_could_train_on():
-    """A program the search ran is distilled in hindsight only if its output varies across
-    the examples and its behaviour lies in the training split."""
+    """A program the search ran (or a rollout) is distilled in hindsight only if its output
+    varies across the examples and its behaviour lies in the training split."""
     problem, found = searched(None, subgoals=0, budget=300)
     ran = [
         t.child
         for t in found.tried
         if t.child is not None and len(t.child.program) > 1 and all(t.child.program.used())
     ]
-    chosen = _hindsight(L, found, np.random.default_rng(0), len(ran))
+    chosen = _hindsight(L, ran, np.random.default_rng(0), len(ran))
     fine = [
         c
         for c in ran
@@ -155,7 +155,7 @@ def test_hindsight_distils_only_programs_the_generator_could_train_on():
     assert {id(c) for c in chosen} == {id(c) for c in fine}
     assert 0 < len(fine) < len(ran)
     assert any(split_of_program(L, c.program) == "test" for c in ran)
-    assert len(_hindsight(L, found, np.random.default_rng(0), 3)) == 3
+    assert len(_hindsight(L, ran, np.random.default_rng(0), 3)) == 3
 
 
 @cache

@@ -25,13 +25,13 @@ class ProgramsConfig(RunConfig):
     """Expert iteration over edits: every ``steps_per_round`` distillation steps, a round of
     searches over ``tasks`` generated tasks, each within ``budget`` simulator calls."""
 
-    steps: int = Field(2400, ge=1, description="distillation (gradient) steps")
-    eval_every: int = Field(600, ge=1)
+    steps: int = Field(4800, ge=1, description="distillation (gradient) steps")
+    eval_every: int = Field(1200, ge=1)
     net: NetSettings = NetSettings()
     search: SearchSettings = SearchSettings()
     tasks: int = Field(128, ge=1, description="generated tasks searched a round")
     budget: int = Field(2000, ge=1, description="simulator calls per task in training")
-    steps_per_round: int = Field(150, ge=1, description="distillation steps per round")
+    steps_per_round: int = Field(300, ge=1, description="distillation steps per round")
     max_length: int = Field(4, ge=1, le=8, description="longest programs trained on")
     advance_at: float = Field(0.3, gt=0, le=1, description="solved share that opens a length")
     negatives: int = Field(8, ge=0, description="value rows off the found path, per search")
@@ -40,9 +40,9 @@ class ProgramsConfig(RunConfig):
         16, ge=0, description="programs a search ran, distilled as found for their own outputs"
     )
     explore: int = Field(
-        0, ge=0, description="random programs run from each task's inputs, distilled in hindsight"
+        128, ge=0, description="random programs run from each task's inputs, distilled in hindsight"
     )
-    window: int = Field(60_000, ge=1, description="rows in the replay window")
+    window: int = Field(150_000, ge=1, description="rows in the replay window")
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
