@@ -145,3 +145,18 @@ class Block(nn.Module):
                 attention = cross
         x = x + self.mlp(self.norm3(x))
         return x if weights is None else (x, attention)
+
+
+class RelativeBias(nn.Module):
+    """A learned attention bias per head for each clipped distance between two positions."""
+
+    def __init__(self, heads: int, reach: int):
+        super().__init__()
+        self.reach = reach
+        self.table = nn.Parameter(torch.zeros(heads, 2 * reach + 1))
+
+    def forward(self, length: int) -> torch.Tensor:
+        """[heads, length, length]."""
+        at = torch.arange(length, device=self.table.device)
+        offset = (at[None, :] - at[:, None]).clamp(-self.reach, self.reach) + self.reach
+        return self.table[:, offset]

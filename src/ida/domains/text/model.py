@@ -33,14 +33,13 @@ a distribution over the instance's entities; the answer is the likeliest entity'
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
-from ida.core.layers import Block
+from ida.core.layers import Block, RelativeBias
+from ida.domains.text.graph import Memory, Spans
 from ida.domains.text.questions import MAX_HOPS
 from ida.domains.text.words import ANSWER_LEN, END, NAME_LEN, PAD
 
@@ -80,52 +79,6 @@ class ModelSettings(BaseModel):
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
         return self
-
-
-class RelativeBias(nn.Module):
-    """A learned attention bias per head for each clipped distance between two positions."""
-
-    def __init__(self, heads: int, reach: int):
-        super().__init__()
-        self.reach = reach
-        self.table = nn.Parameter(torch.zeros(heads, 2 * reach + 1))
-
-    def forward(self, length: int) -> torch.Tensor:
-        """[heads, length, length]."""
-        at = torch.arange(length, device=self.table.device)
-        offset = (at[None, :] - at[:, None]).clamp(-self.reach, self.reach) + self.reach
-        return self.table[:, offset]
-
-
-@dataclass
-class Spans:
-    """The names in rows of tokens [N, L]: each token's name (``which`` [N, L], -1: none), each
-    name's key (its words as one number, [N, K]) and length in words ([N, K])."""
-
-    which: torch.Tensor
-    keys: torch.Tensor
-    lengths: torch.Tensor
-
-
-@dataclass
-class Memory:
-    """Encoded instances as graphs: edges ``source``, ``target`` [I, E] (entity slots), their
-    relation ``keys`` [I, E, d] (a fact's two edges share one), the log-probability that each
-    runs from subject to object (``direction`` [I, E]) and ``valid`` [I, E]; the entities'
-    ``names`` (keys, [I, N]; -1: no entity) and ``words`` [I, N, ANSWER_LEN] (the name's
-    words, END, PAD)."""
-
-    source: torch.Tensor
-    target: torch.Tensor
-    keys: torch.Tensor
-    direction: torch.Tensor
-    valid: torch.Tensor
-    names: torch.Tensor
-    words: torch.Tensor
-
-    @property
-    def instances(self) -> int:
-        return self.names.shape[0]
 
 
 class TextModel(nn.Module):
