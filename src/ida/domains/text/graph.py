@@ -17,6 +17,13 @@ class Spans:
     keys: torch.Tensor
     lengths: torch.Tensor
 
+    def extent(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first and last position [N, 1] of name ``k`` in each row (L and -1: none)."""
+        at = torch.arange(self.which.shape[1], device=self.which.device).expand_as(self.which)
+        mine = self.which == k
+        first = torch.where(mine, at, self.which.shape[1]).min(1, keepdim=True).values
+        return first, torch.where(mine, at, -1).max(1, keepdim=True).values
+
 
 @dataclass
 class Memory:

@@ -81,6 +81,12 @@ class ModelSettings(BaseModel):
         return self
 
 
+def mean_over(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean [N, d] of the vectors x [N, L, d] where ``mask`` [N, L] holds (none: zeros)."""
+    w = mask.to(x.dtype)[..., None]
+    return (x * w).sum(1) / w.sum(1).clamp(min=1)
+
+
 class TextModel(nn.Module):
     """Facts [I, F, L] -> memory (a graph); question + memory -> a distribution over the
     instance's entities, said as words."""
@@ -195,8 +201,7 @@ class TextModel(nn.Module):
         member = (spans.which[:, :, None] == torch.arange(MENTIONS, device=facts.device)).float()
         size = member.sum(1).clamp(min=1)[..., None]  # [N, 2, 1]
         mentions = member.transpose(1, 2) @ x / size  # [N, 2, d]: each name's words, averaged
-        words = (rows != PAD).float()[..., None]
-        sentence = (x * words).sum(1) / words.sum(1).clamp(min=1)
+        sentence = mean_over(x, rows != PAD)
         pair = (spans.lengths > 0).all(1)  # a fact: two names
         relation = self.edge(torch.cat([mentions.sum(1), sentence], dim=-1))  # [N, d]
         first = self.subject(mentions).squeeze(-1) @ self.sides  # [N]: first is subject
@@ -229,17 +234,10 @@ class TextModel(nn.Module):
         """The mean word vector [N, 3 * d] before the first name, between the two names and
         after the second, in each sentence (names and padding left out; none: zeros)."""
         at = torch.arange(rows.shape[1], device=rows.device).expand_as(rows)
-        start = [torch.where(spans.which == k, at, rows.shape[1]).min(1, keepdim=True).values
-                 for k in range(MENTIONS)]  # fmt: skip
-        end = [torch.where(spans.which == k, at, -1).max(1, keepdim=True).values
-               for k in range(MENTIONS)]  # fmt: skip
+        (start, end), (start2, end2) = spans.extent(0), spans.extent(1)
         plain = (rows != PAD) & (spans.which < 0)
-        parts = [at < start[0], (at > end[0]) & (at < start[1]), at > end[1]]
-        means = []
-        for part in parts:
-            w = (part & plain).float()[..., None]
-            means.append((x * w).sum(1) / w.sum(1).clamp(min=1))
-        return torch.cat(means, -1)
+        parts = [at < start, (at > end) & (at < start2), at > end2]
+        return torch.cat([mean_over(x, part & plain) for part in parts], -1)
 
     def spell(self, names: torch.Tensor) -> torch.Tensor:
         """Entity keys [..., N] -> their words, END, then PAD [..., N, ANSWER_LEN]."""
@@ -262,8 +260,7 @@ class TextModel(nn.Module):
         spans = self.spans(questions, 1)
         named = spans.which == 0
         at = torch.arange(length, device=questions.device).expand(b, -1)
-        start = torch.where(named, at, length).min(1).values[:, None]
-        end = torch.where(named, at, -1).max(1).values[:, None]
+        start, end = spans.extent(0)
         offset = torch.where(at < start, at - start, torch.where(at > end, at - end, 0))
         offset = torch.where(named.any(1, keepdim=True), offset, 0)
         reach = self.settings.max_distance
