@@ -16,7 +16,7 @@ import random
 
 from ida.core.engine import BatchFn, Call
 from ida.domains.programs.language import Language, Program
-from ida.domains.programs.search import Node, Problem
+from ida.domains.programs.search import NEW, Node, Problem, outcome_of
 from ida.domains.programs.tasks import Task, draw_program
 
 
@@ -45,7 +45,7 @@ async def rollouts(
         kept = [
             (Node(node.program.then(p.statements[k]), [*node.env, v], 0, parent=node), p)
             for node, p, v in zip(ends, drawn, values, strict=True)
-            if v is not None and all(v.key() != x.key() for x in node.env)
+            if outcome_of(v, node.env) == NEW
         ]
         ends, drawn = [c for c, _ in kept], [p for _, p in kept]
     return ends

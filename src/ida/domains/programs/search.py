@@ -119,6 +119,13 @@ class Found:
     explored: list[Node] = field(default_factory=list)  # exploring rollouts (training only)
 
 
+def outcome_of(value: Values | None, env: list[Values]) -> int:
+    """What simulating an edit gave: INVALID (None), REPEAT (a value ``env`` has) or NEW."""
+    if value is None:
+        return INVALID
+    return REPEAT if any(value.key() == x.key() for x in env) else NEW
+
+
 def signature(env: list[Values], goal: int) -> Hashable:
     """The set of a state's values (and its goal): states with equal signatures are one."""
     return goal, frozenset(v.key() for v in env)
@@ -210,10 +217,7 @@ class SearchState:
         out: list[Node | None] = []
         for (node, rank), (program, value) in zip(batch, values, strict=True):
             out.append(None)
-            if value is None:
-                outcome = INVALID
-            else:
-                outcome = REPEAT if any(value.key() == x.key() for x in node.env) else NEW
+            outcome = outcome_of(value, node.env)
             tried = Tried(node, rank, outcome)
             if self.keep:
                 found.tried.append(tried)
