@@ -49,6 +49,19 @@ def test_every_question_reads_back_to_its_structure(kind):
             assert UNK not in tokens and len(tokens) <= QUESTION_LEN
 
 
+@pytest.mark.parametrize("kind", [TRAIN, HELD_OUT])
+def test_render_names_the_templates_it_used_frame_first(kind):
+    for query in queries():
+        used = []
+        text = render(query, kind, np.random.default_rng(3), used)
+        assert [t.relation for t in used] == list(reversed(query.relations))
+        assert used[0] in FRAMES[kind] and all(t in PHRASES[kind] for t in used[1:])
+        rebuilt = query.entity
+        for template in reversed(used):
+            rebuilt = template.text.replace("{x}", rebuilt)
+        assert text == rebuilt[0].upper() + rebuilt[1:]
+
+
 def _wrap(template, inner_text):
     return template.text.replace("{x}", inner_text)
 

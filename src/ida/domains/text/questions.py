@@ -195,28 +195,34 @@ def normalize(text: str) -> str:
     return text.replace(" 's", "'s")
 
 
-def _phrase(query: Query, kind: str, rng: np.random.Generator) -> str:
+def _phrase(query: Query, kind: str, rng: np.random.Generator, used: list[Template]) -> str:
     """``query`` as a noun phrase (a name when it has no hops)."""
     if not query.hops:
         return query.entity
     inner = Query(query.entity, query.relations[:-1])
     options = _fitting(PHRASES[kind], query.relations[-1], inner)
     template = options[int(rng.integers(len(options)))]
-    return template.text.replace("{x}", _phrase(inner, kind, rng))
+    used.append(template)
+    return template.text.replace("{x}", _phrase(inner, kind, rng, used))
 
 
 def _fitting(templates: tuple[Template, ...], relation: str, inner: Query) -> list[Template]:
     return [t for t in templates if t.relation == relation and not (t.simple and inner.hops)]
 
 
-def render(query: Query, kind: str, rng: np.random.Generator) -> str:
-    """``query`` in English, each frame and phrase drawn from the ``kind`` templates."""
+def render(
+    query: Query, kind: str, rng: np.random.Generator, used: list[Template] | None = None
+) -> str:
+    """``query`` in English, each frame and phrase drawn from the ``kind`` templates (appended
+    to ``used``, where given: the frame, then the phrases from the outside in)."""
     if not query.hops:
         raise ValueError("a question has at least one hop")
+    used = [] if used is None else used
     inner = Query(query.entity, query.relations[:-1])
     options = _fitting(FRAMES[kind], query.relations[-1], inner)
     template = options[int(rng.integers(len(options)))]
-    text = template.text.replace("{x}", _phrase(inner, kind, rng))
+    used.append(template)
+    text = template.text.replace("{x}", _phrase(inner, kind, rng, used))
     return text[0].upper() + text[1:]
 
 
