@@ -4,11 +4,12 @@
     python benchmarks/program_search.py runs/programs --json benchmarks/results_program_search.json
 
 On held-out tasks of the domain's own generator (programs the training generator never draws,
-two more examples each that no search sees), at lengths 3, 4 and 5 (training stops at 4, so 5
-tests length generalisation), each method searches every task alone, one task at a time on one
-thread (``--workers`` processes side by side), until it finds a program, spends its budget of
-simulator calls or its seconds. The shares solved within 10^3, 10^4 and 10^5 calls and within 1
-and 60 seconds come from the call count and the seconds at which each task was solved.
+two more examples each that no search sees), at lengths 3, 4 and 5 (the curriculum's
+``max_length``, 5 by default, is the longest program trained on), each method searches every
+task alone, one task at a time on one thread (``--workers`` processes side by side), until it
+finds a program, spends its budget of simulator calls or its seconds. The shares solved within
+10^3, 10^4 and 10^5 calls and within 1 and 60 seconds come from the call count and the seconds
+at which each task was solved.
 
 Methods:
 - ``ida``: the run's search (its teacher net; similarity metric, forward model, sub-goals);

@@ -25,14 +25,14 @@ class ProgramsConfig(RunConfig):
     """Expert iteration over edits: every ``steps_per_round`` distillation steps, a round of
     searches over ``tasks`` generated tasks, each within ``budget`` simulator calls."""
 
-    steps: int = Field(4800, ge=1, description="distillation (gradient) steps")
-    eval_every: int = Field(1200, ge=1)
+    steps: int = Field(12_000, ge=1, description="distillation (gradient) steps")
+    eval_every: int = Field(2400, ge=1)
     net: NetSettings = NetSettings()
     search: SearchSettings = SearchSettings()
     tasks: int = Field(128, ge=1, description="generated tasks searched a round")
     budget: int = Field(2000, ge=1, description="simulator calls per task in training")
     steps_per_round: int = Field(300, ge=1, description="distillation steps per round")
-    max_length: int = Field(4, ge=1, le=8, description="longest programs trained on")
+    max_length: int = Field(5, ge=1, le=8, description="longest programs trained on")
     advance_at: float = Field(0.3, gt=0, le=1, description="solved share that opens a length")
     negatives: int = Field(8, ge=0, description="value rows off the found path, per search")
     outcomes: int = Field(24, ge=0, description="forward-model rows per search")
