@@ -23,6 +23,10 @@ from ida.domains.text.kb import HELD_OUT, TRAIN, sample_world, tell
 from ida.domains.text.questions import FRAMES, PHRASES, Template, render
 from ida.domains.text.words import vocab
 
+MIXED = "mixed"  # the training and held-out templates together, for this benchmark only
+FRAMES[MIXED] = FRAMES[TRAIN] + FRAMES[HELD_OUT]
+PHRASES[MIXED] = PHRASES[TRAIN] + PHRASES[HELD_OUT]
+
 
 @torch.inference_mode()
 def by_template(
@@ -50,11 +54,6 @@ def by_template(
                 right = vocab().decode(row) == world.follow(q.entity, q.relations)
                 found[unseen[0] if unseen else None].append(right)
     return found
-
-
-MIXED = "mixed"  # the training and held-out templates together, for this benchmark only
-FRAMES[MIXED] = FRAMES[TRAIN] + FRAMES[HELD_OUT]
-PHRASES[MIXED] = PHRASES[TRAIN] + PHRASES[HELD_OUT]
 
 
 def main() -> None:
