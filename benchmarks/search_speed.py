@@ -17,19 +17,21 @@ in eval mode, shared by both.
   each, its tree kept across a game's moves, as in its self-play) until ``--budget`` seconds
   are spent. Simulations = ``numMCTSSims`` per call.
 - ida: ``ida.domains.games.mcts.search`` on ``--games`` roots at once in one
-  ``ida.core.engine.Engine`` (``--sims`` simulations per move, one leaf in flight per game,
-  no root noise, ``c_puct`` as alpha-zero-general's, subtree reuse), moves drawn at
-  temperature 1 from the visit counts, for the first ``--moves`` moves or fewer once
-  ``--budget`` is spent (one ``Engine.run`` per move). The batch function wraps the same
-  module: OpenSpiel states -> alpha-zero-general's canonical board (+1 the mover's stones,
-  -1 the opponent's, 0 empty: ida's encoding of the state, whose observation planes are empty
-  / the mover's / the opponent's), one batched forward under ``torch.inference_mode``, softmax
-  over the legal moves (``mcts.legal_priors``), the value as is. Where one move of
-  ``--games`` searches would take more than about twice ``--budget``, fewer games are
-  searched (the table says how many).
-- The net alone: its batched forward at ida's mean batch size, on the same boards, at batch
-  1 and at ``--games``, so ida's evaluations per second can be read as a share of what the
-  net can do.
+  ``ida.core.engine.Engine`` of ``--lanes`` lanes (1 by default; with 2, one half of the games'
+  batch is computed in the engine's worker thread while the other half's searches step;
+  ``--sims`` simulations per move, ``--leaves`` leaves in flight per game: 1, exact PUCT, by
+  default; above 1 with a virtual loss of 1), no root noise, ``c_puct`` as alpha-zero-general's,
+  subtree reuse), moves drawn at temperature 1 from the visit counts, for the first ``--moves``
+  moves or fewer once ``--budget`` is spent (one ``Engine.run`` per move). The batch function
+  wraps the same module: OpenSpiel states -> alpha-zero-general's canonical board (+1 the
+  mover's stones, -1 the opponent's, 0 empty: ida's encoding of the state, whose observation
+  planes are empty / the mover's / the opponent's), one batched forward under
+  ``torch.inference_mode``, softmax over the legal moves (``mcts.legal_priors``), the value as
+  is. Where one move of ``--games`` searches would take more than about twice ``--budget``,
+  fewer games are searched (the table says how many).
+- The net alone: its batched forward at ida's mean batch size, on the same boards, at batch 1
+  and at ``--games`` times ``--leaves``, so ida's evaluations per second can be read as a share
+  of what the net can do.
 
 Each is timed ``--repeats`` times in alternation and the fastest kept (the machine may be
 shared); sims per CPU-second are reported beside sims per second.
@@ -270,13 +272,24 @@ def time_azg(azg: AZG, wrapper, sims: int, c_puct: float, moves: int, budget: fl
     }
 
 
-def time_ida(net, sims: int, c_puct: float, games: int, moves: int, budget: float, seed: int):
-    """``games`` searches at once in one engine, move after move (one ``Engine.run`` each)."""
-    settings = SearchSettings(simulations=sims, c_puct=c_puct, unvisited_value=0.0, leaves=1)
+def time_ida(
+    net,
+    sims: int,
+    c_puct: float,
+    games: int,
+    moves: int,
+    budget: float,
+    seed: int,
+    leaves: int = 1,
+    lanes: int = 1,
+):
+    """``games`` searches at once in one engine of ``lanes`` lanes, move after move (one
+    ``Engine.run`` each), ``leaves`` leaves in flight per game."""
+    settings = SearchSettings(simulations=sims, c_puct=c_puct, unvisited_value=0.0, leaves=leaves)
     spiel = pyspiel.load_game("othello")
     timer, counts = Counter(), Counter()
     evaluate = make_evaluate(net, timer)
-    engine = Engine()
+    engine = Engine(lanes=lanes)
     roots = [Node(spiel.new_initial_state()) for _ in range(games)]
     rngs = [np.random.default_rng([seed, i]) for i in range(games)]
 
@@ -336,7 +349,7 @@ def measure(azg: AZG, channels: int, positions, args) -> dict:
     net = wrapper.nnet
     row: dict = {"channels": channels, "load_before": load()}
     games = args.games
-    row["forward_games"] = time_forward(net, positions, games, args.forward_seconds)
+    row["forward_games"] = time_forward(net, positions, games * args.leaves, args.forward_seconds)
     estimate = row["forward_games"]["per_s"]
     # ida's evaluations run at about 0.6 of the net alone or faster: where one move of all
     # games would take over twice the budget, fewer games (a multiple of 32, 32 at least)
@@ -348,7 +361,17 @@ def measure(azg: AZG, channels: int, positions, args) -> dict:
             time_azg(azg, wrapper, args.sims, args.c_puct, args.moves, args.budget, args.seed)
         )
         runs["ida"].append(
-            time_ida(net, args.sims, args.c_puct, games, args.moves, args.budget, args.seed)
+            time_ida(
+                net,
+                args.sims,
+                args.c_puct,
+                games,
+                args.moves,
+                args.budget,
+                args.seed,
+                args.leaves,
+                args.lanes,
+            )
         )
         batch = max(1, round(runs["ida"][0]["mean_batch"]))  # the engine's mean batch
         runs["forward_batched"].append(time_forward(net, positions, batch, args.forward_seconds))
@@ -397,6 +420,15 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=100, help="simulations per move, both")
     parser.add_argument("--moves", type=int, default=4, help="moves of each game timed")
     parser.add_argument("--games", type=int, default=256, help="ida's searches at once")
+    parser.add_argument(
+        "--leaves", type=int, default=1, help="ida's leaves in flight per game (virtual loss)"
+    )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=1,
+        help="ida's engine lanes (above 1: forward passes overlap the other lanes' search)",
+    )
     parser.add_argument("--c-puct", type=float, default=1.0, help="alpha-zero-general's default")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per search timing")
     parser.add_argument("--repeats", type=int, default=2, help="timings of each, best kept")

@@ -1,3 +1,3 @@
 """Iterated Distillation and Amplification."""
 
-__version__ = "0.6.5"
+__version__ = "0.6.6"

@@ -1,6 +1,7 @@
 """The engine batches concurrent calls, returns each answer to the coroutine that asked, and parks
 coroutines on answers from outside until they are delivered."""
 
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -212,3 +213,91 @@ def test_a_coroutine_that_handles_the_twice_awaited_error_goes_on():
     engine = Engine(wait=0.001)
     engine.deliver("same", 1)
     assert engine.run([outside("same"), falls_back("same")]) == [1, 6]
+
+
+# Lanes: batch functions in a worker thread while the other lanes' coroutines step
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_lanes_give_every_coroutine_its_own_answers(lanes):
+    fn = Recorder()
+
+    async def parent(i):
+        kids = await Spawn([chain(fn, i, 1), chain(fn, i + 1, 2)])
+        return kids, await chain(fn, i, i % 4)
+
+    engine = Engine(lanes=lanes)
+    results = engine.run([parent(i) for i in range(30)])
+    assert results == [([2 * i, 4 * (i + 1)], i * 2 ** (i % 4)) for i in range(30)]
+    # a lane's coroutines (its spawned children too) are batched together, apart from others
+    assert max(len(b) for b in fn.batches) <= -(-2 * 30 // lanes)
+    assert engine.stats.items == sum(len(b) for b in fn.batches)
+
+
+def test_a_lanes_batch_is_computed_while_another_lane_steps():
+    """Lane 0's batch function waits for something only lane 1's coroutine does: with one
+    lane that would never happen while the batch runs; with two it does."""
+    stepped = threading.Event()
+    seen = []
+
+    def waits_for_the_other_lane(items):
+        seen.append(stepped.wait(timeout=5))
+        return items
+
+    async def asks():
+        return await Call(waits_for_the_other_lane, ["x"])
+
+    async def steps():
+        stepped.set()
+        return "stepped"
+
+    assert Engine(lanes=2).run([asks(), steps()]) == [["x"], "stepped"]
+    assert seen == [True]
+
+
+def test_lanes_run_batch_functions_one_at_a_time_off_the_main_thread():
+    lock, active, peak, threads = threading.Lock(), [0], [0], set()
+
+    def slow(items):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        threads.add(threading.get_ident())
+        time.sleep(0.002)
+        with lock:
+            active[0] -= 1
+        return items
+
+    interval = sys.getswitchinterval()
+    results = Engine(lanes=4).run([chain(slow, i, 3) for i in range(40)])
+    assert results == list(range(40))
+    assert peak[0] == 1 and threading.get_ident() not in threads
+    assert sys.getswitchinterval() == interval  # restored after the run
+
+
+@pytest.mark.filterwarnings("ignore:coroutine 'chain' was never awaited")
+def test_a_failing_batch_function_in_a_lane_fails_the_run():
+    def broken(items):
+        raise ZeroDivisionError("in the batch")
+
+    with pytest.raises(ZeroDivisionError, match="in the batch"):
+        Engine(lanes=2).run([chain(broken, i, 1) for i in range(4)])
+
+
+def test_lanes_deliver_parked_answers_to_their_coroutines():
+    fn = Recorder()
+    engine = Engine(wait=0.001, lanes=2)
+
+    async def ask_then_double(ticket):
+        answer = await Outside(ticket)
+        (doubled,) = await Call(fn, [answer])
+        return doubled
+
+    for ticket in ("b", "a", "c"):
+        engine.deliver(ticket, ord(ticket))
+    assert engine.run([ask_then_double(t) for t in "abc"]) == [2 * ord(t) for t in "abc"]
+
+
+def test_an_engine_needs_a_lane():
+    with pytest.raises(ValueError, match="at least one lane"):
+        Engine(lanes=0)

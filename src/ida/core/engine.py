@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import gc
 import queue
+import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Hashable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -97,23 +99,44 @@ def _collector_paused() -> Iterator[None]:
 
 
 class _Frame:
-    __slots__ = ("coro", "parent", "slot", "results", "waiting")
+    __slots__ = ("coro", "parent", "slot", "lane", "results", "waiting")
 
-    def __init__(self, coro: Coroutine, parent: _Frame | None, slot: int):
-        self.coro, self.parent, self.slot = coro, parent, slot
+    def __init__(self, coro: Coroutine, parent: _Frame | None, slot: int, lane: int):
+        self.coro, self.parent, self.slot, self.lane = coro, parent, slot, lane
         self.results: list[Any] = []
         self.waiting = 0
+
+
+Answers = list[tuple[_Frame, list[Any]]]
 
 
 class Engine:
     """Drives coroutines to completion, batching their ``Call``s up to ``max_batch`` items.
 
+    With ``lanes`` > 1 the coroutines are dealt round-robin into that many lanes (a spawned
+    coroutine joins its parent's), each batched on its own, and batch functions run one at a
+    time in a worker thread: while one lane's batch is computed, the others' coroutines step.
+    That overlaps the Python of the coroutines with a model's forward pass (which releases the
+    GIL inside its operations); during such a run Python's thread switch interval is
+    ``switch_interval`` seconds, so the worker gets the GIL back between operations. A batch
+    function must then not touch what other lanes' coroutines change while it runs.
+
     While every runnable coroutine is parked on an ``Outside`` ticket, ``run`` waits for a
     delivery; after ``wait`` seconds with none it calls ``idle()`` (where a caller can poll a
     database, say) and waits again."""
 
-    def __init__(self, max_batch: int = 8192, wait: float = 1.0, idle=None):
+    def __init__(
+        self,
+        max_batch: int = 8192,
+        wait: float = 1.0,
+        idle=None,
+        lanes: int = 1,
+        switch_interval: float = 1e-4,
+    ):
+        if lanes < 1:
+            raise ValueError(f"an engine needs at least one lane, not {lanes}")
         self.max_batch, self.wait, self.idle = max_batch, wait, idle
+        self.lanes, self.switch_interval = lanes, switch_interval
         self.stats = EngineStats()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._early: dict[Hashable, Any] = {}  # answers delivered before they were awaited
@@ -127,64 +150,99 @@ class Engine:
     def run(self, coros: Sequence[Coroutine]) -> list[Any]:
         """Run ``coros`` to completion and return their results in order."""
         with _collector_paused():
-            return self._run(coros)
+            if self.lanes == 1:
+                return self._run(coros, None)
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(self.switch_interval)
+            try:
+                with ThreadPoolExecutor(1, thread_name_prefix="engine-batch") as worker:
+                    return self._run(coros, worker)
+            finally:
+                sys.setswitchinterval(interval)
 
-    def _run(self, coros: Sequence[Coroutine]) -> list[Any]:
+    def _run(self, coros: Sequence[Coroutine], worker: ThreadPoolExecutor | None) -> list[Any]:
         out: list[Any] = [None] * len(coros)
-        ready: deque[tuple[_Frame, Any]] = deque(
-            (_Frame(c, None, i), None) for i, c in enumerate(coros)
-        )
-        pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]] = {}
+        lanes: list[deque[tuple[_Frame, Any]]] = [deque() for _ in range(self.lanes)]
+        for i, c in enumerate(coros):
+            lanes[i % self.lanes].append((_Frame(c, None, i, i % self.lanes), None))
         parked: dict[Hashable, _Frame] = {}
-        while ready or pending or parked:
-            while ready:
-                frame, value = ready.popleft()
-                try:
-                    if type(value) is _Throw:
-                        request = frame.coro.throw(value.error)
-                    else:
-                        request = frame.coro.send(value)
-                except StopIteration as stop:
-                    parent = frame.parent
-                    if parent is None:
-                        out[frame.slot] = stop.value
-                    else:
-                        parent.results[frame.slot] = stop.value
-                        parent.waiting -= 1
-                        if parent.waiting == 0:
-                            ready.append((parent, parent.results))
+        in_flight: deque[Future] = deque()  # batches in the worker, answered in this order
+        while any(lanes) or in_flight or parked:
+            for ready in lanes:
+                if not ready:
                     continue
-                kind = type(request)
-                if kind is Call:
-                    pending.setdefault(request.fn, []).append((frame, request.items))
-                elif kind is Spawn:
-                    if not request.coros:
-                        ready.append((frame, []))
-                        continue
-                    frame.results = [None] * len(request.coros)
-                    frame.waiting = len(request.coros)
-                    ready.extend((_Frame(c, frame, i), None) for i, c in enumerate(request.coros))
-                elif kind is Outside:
-                    if request.ticket in self._early:
-                        ready.append((frame, self._early.pop(request.ticket)))
-                    elif request.ticket in parked:
-                        error = ValueError(f"ticket {request.ticket!r} awaited twice")
-                        ready.append((frame, _Throw(error)))
+                pending = self._step(ready, lanes, parked, out)
+                if pending:
+                    self.stats.rounds += 1
+                    if worker is None:
+                        self._resume(self._answer(pending), lanes)
                     else:
-                        parked[request.ticket] = frame
-                        self.stats.parked += 1
-                else:
-                    ready.append((frame, _Throw(TypeError(f"engine cannot await {request!r}"))))
-            if pending:
-                self.stats.rounds += 1
-                for fn, calls in pending.items():
-                    self._answer(fn, calls, ready)
-                pending = {}
+                        in_flight.append(worker.submit(self._answer, pending))
+                while in_flight and in_flight[0].done():
+                    self._resume(in_flight.popleft().result(), lanes)
+            if not any(lanes) and in_flight:
+                self._resume(in_flight.popleft().result(), lanes)  # wait for the oldest batch
             if parked:
-                self._collect(parked, ready, block=not ready)
+                self._collect(parked, lanes, block=not any(lanes) and not in_flight)
         return out
 
-    def _collect(self, parked: dict[Hashable, _Frame], ready: deque, block: bool) -> None:
+    def _step(
+        self,
+        ready: deque[tuple[_Frame, Any]],
+        lanes: list[deque[tuple[_Frame, Any]]],
+        parked: dict[Hashable, _Frame],
+        out: list[Any],
+    ) -> dict[BatchFn, list[tuple[_Frame, list[Any]]]]:
+        """Step every coroutine of one lane until each is blocked; returns its pending calls."""
+        pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]] = {}
+        while ready:
+            frame, value = ready.popleft()
+            try:
+                if type(value) is _Throw:
+                    request = frame.coro.throw(value.error)
+                else:
+                    request = frame.coro.send(value)
+            except StopIteration as stop:
+                parent = frame.parent
+                if parent is None:
+                    out[frame.slot] = stop.value
+                else:
+                    parent.results[frame.slot] = stop.value
+                    parent.waiting -= 1
+                    if parent.waiting == 0:
+                        ready.append((parent, parent.results))
+                continue
+            kind = type(request)
+            if kind is Call:
+                pending.setdefault(request.fn, []).append((frame, request.items))
+            elif kind is Spawn:
+                if not request.coros:
+                    ready.append((frame, []))
+                    continue
+                frame.results = [None] * len(request.coros)
+                frame.waiting = len(request.coros)
+                ready.extend(
+                    (_Frame(c, frame, i, frame.lane), None) for i, c in enumerate(request.coros)
+                )
+            elif kind is Outside:
+                if request.ticket in self._early:
+                    ready.append((frame, self._early.pop(request.ticket)))
+                elif request.ticket in parked:
+                    error = ValueError(f"ticket {request.ticket!r} awaited twice")
+                    ready.append((frame, _Throw(error)))
+                else:
+                    parked[request.ticket] = frame
+                    self.stats.parked += 1
+            else:
+                ready.append((frame, _Throw(TypeError(f"engine cannot await {request!r}"))))
+        return pending
+
+    @staticmethod
+    def _resume(answers: Answers, lanes: list[deque[tuple[_Frame, Any]]]) -> None:
+        for frame, answer in answers:
+            lanes[frame.lane].append((frame, answer))
+
+    def _collect(self, parked: dict[Hashable, _Frame], lanes: list[deque], block: bool) -> None:
         """Move delivered answers to their parked coroutines; with ``block``, wait for one."""
         while True:
             try:
@@ -199,23 +257,28 @@ class Engine:
             if frame is None:
                 self._early[ticket] = answer
             else:
-                ready.append((frame, answer))
+                lanes[frame.lane].append((frame, answer))
                 block = False
 
-    def _answer(self, fn: BatchFn, calls: list[tuple[_Frame, list[Any]]], ready: deque) -> None:
-        items = [item for _, batch in calls for item in batch]
-        results: list[Any] = []
-        for start in range(0, len(items), self.max_batch):
-            chunk = items[start : start + self.max_batch]
-            answers = fn(chunk)
-            if len(answers) != len(chunk):
-                raise RuntimeError(
-                    f"batch function returned {len(answers)} results for {len(chunk)} items"
-                )
-            results.extend(answers)
-            self.stats.batches += 1
-            self.stats.items += len(chunk)
-        pos = 0
-        for frame, batch in calls:
-            ready.append((frame, results[pos : pos + len(batch)]))
-            pos += len(batch)
+    def _answer(self, pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]]) -> Answers:
+        """Each pending call's answers: one batched call per function (split at
+        ``max_batch``)."""
+        answered: Answers = []
+        for fn, calls in pending.items():
+            items = [item for _, batch in calls for item in batch]
+            results: list[Any] = []
+            for start in range(0, len(items), self.max_batch):
+                chunk = items[start : start + self.max_batch]
+                answers = fn(chunk)
+                if len(answers) != len(chunk):
+                    raise RuntimeError(
+                        f"batch function returned {len(answers)} results for {len(chunk)} items"
+                    )
+                results.extend(answers)
+                self.stats.batches += 1
+                self.stats.items += len(chunk)
+            pos = 0
+            for frame, batch in calls:
+                answered.append((frame, results[pos : pos + len(batch)]))
+                pos += len(batch)
+        return answered

@@ -172,6 +172,11 @@ def test_bench_search(monkeypatch, capsys):
         assert result[key] > 0
     assert result["speedup"] > 0 and 1 <= result["mean_batch"] <= 4
     assert 0 <= result["outside_net_share"] <= 1 and result["share_of_forward"] > 0
+    code, out, err = run_ida(monkeypatch, capsys, *args, "--width", 4, "--lanes", 2, "--json")
+    assert code == 0, err
+    assert json.loads(out)["lanes"] == 2 and json.loads(out)["batched_sims_per_s"] > 0
+    code, _, err = run_ida(monkeypatch, capsys, "bench", "search", "--lanes", 0)
+    one_line_error(code, err, "--lanes must be at least 1")
     code, _, err = run_ida(monkeypatch, capsys, "bench", "search", "--game", "chess_960_x")
     one_line_error(code, err, "unknown game")
     code, _, err = run_ida(monkeypatch, capsys, "bench", "search", "--sims", 0)

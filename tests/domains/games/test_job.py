@@ -90,7 +90,11 @@ def test_a_tiny_tic_tac_toe_run_learns_better_moves_than_its_untrained_net(tmp_p
 
 
 @pytest.mark.parametrize(
-    "extra", [{}, {"ema": 0.8, "search": {"simulations": 8, "leaves": 2}, "steps_per_round": 3}]
+    "extra",
+    [
+        {},
+        {"ema": 0.8, "search": {"simulations": 8, "leaves": 2}, "steps_per_round": 3, "lanes": 2},
+    ],
 )
 def test_resume_continues_exactly(tmp_path, no_plots, extra):
     straight = train(configure("tic_tac_toe", {**TINY, **extra}), tmp_path / "a", console=quiet())

@@ -15,14 +15,15 @@ from ida.domains.games.selfplay import SelfPlay, self_play, to_positions
 SEEDS = [11, 12, 13, 14, 15, 16]
 
 
-def play(game, settings, evaluate, seeds, together, temperature_moves=4):
-    """The games of ``seeds``: all in one engine, or each alone in its own."""
+def play(game, settings, evaluate, seeds, together, temperature_moves=4, lanes=1):
+    """The games of ``seeds``: all in one engine (of ``lanes`` lanes), or each alone in its
+    own."""
     coros = [
         self_play(game, settings, temperature_moves, evaluate, np.random.default_rng(s), Counter())
         for s in seeds
     ]
     if together:
-        return Engine().run(coros)
+        return Engine(lanes=lanes).run(coros)
     return [Engine().run([coro])[0] for coro in coros]
 
 
@@ -44,10 +45,11 @@ def same_game(a, b):
     ids=["exact", "virtual-loss", "no-reuse"],
 )
 @pytest.mark.parametrize("name", ["ttt", "c4"])
-def test_games_played_together_are_the_games_played_alone(request, linear, name, settings):
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_games_played_together_are_the_games_played_alone(request, linear, name, settings, lanes):
     game = request.getfixturevalue(name)
     evaluate = linear(game)
-    together = play(game, settings, evaluate, SEEDS, together=True)
+    together = play(game, settings, evaluate, SEEDS, together=True, lanes=lanes)
     assert max(evaluate.batches) > 1  # the engine did batch the games' leaves
     evaluate.batches.clear()
     alone = play(game, settings, evaluate, SEEDS, together=False)

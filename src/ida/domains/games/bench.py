@@ -36,8 +36,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _searches(game, net, settings, seeds, device) -> tuple[float, Counter, Engine]:
-    """Search the initial state once per seed, all in one engine: seconds, counts, engine."""
+def _searches(game, net, settings, seeds, device, lanes=1) -> tuple[float, Counter, Engine]:
+    """Search the initial state once per seed, all in one engine of ``lanes`` lanes: seconds,
+    counts, engine."""
     evaluate = make_evaluator(net, game, device)
     counts: Counter = Counter()
 
@@ -45,7 +46,7 @@ def _searches(game, net, settings, seeds, device) -> tuple[float, Counter, Engin
         root = Node(game.new_state())
         await search(root, settings, evaluate, np.random.default_rng(seed), counts)
 
-    engine = Engine()
+    engine = Engine(lanes=lanes)
     started = time.perf_counter()
     engine.run([one(seed) for seed in seeds])
     return time.perf_counter() - started, counts, engine
@@ -60,9 +61,11 @@ def bench_search(
     serial_games: int = 4,
     device: str = "cpu",
     seed: int = 0,
+    lanes: int = 1,
 ) -> dict:
     """Time ``games`` searches of ``simulations`` each from the initial state (a fresh random
-    net), batched and one game at a time, and the net's forward pass alone."""
+    net), batched (in an engine of ``lanes`` lanes) and one game at a time, and the net's
+    forward pass alone."""
     from ida.core.device import resolve_device
 
     dev = resolve_device(device)
@@ -74,7 +77,7 @@ def bench_search(
     settings = SearchSettings(simulations=simulations)
     _searches(game, net, settings.model_copy(update={"simulations": 2}), range(2), dev)  # warm up
 
-    seconds, counts, engine = _searches(game, timed, settings, range(games), dev)
+    seconds, counts, engine = _searches(game, timed, settings, range(games), dev, lanes)
     batched = counts["simulations"] / seconds
     mean_batch = engine.stats.mean_batch
 
@@ -101,6 +104,7 @@ def bench_search(
         "game": game.name,
         "device": str(dev),
         "games": games,
+        "lanes": lanes,
         "simulations": simulations,
         "net": f"width {width}, {blocks} blocks",
         "batched_sims_per_s": round(batched, 1),

@@ -210,17 +210,20 @@ def bench_search(
     width: Annotated[int, typer.Option(help="net channels")] = 64,
     blocks: Annotated[int, typer.Option(help="net residual blocks")] = 4,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "cpu",
+    lanes: Annotated[
+        int, typer.Option(help="engine lanes (above 1: forward passes overlap search)")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Search simulations per second: batched, one game at a time, and the net's ceiling."""
     from ida.domains.games.bench import bench_search as run_bench
 
-    for name, value, least in (("games", games, 1), ("sims", sims, 1), ("width", width, 1)):
-        if value < least:
-            raise IdaError(f"--{name} must be at least {least}")
+    for name, value in (("games", games), ("sims", sims), ("width", width), ("lanes", lanes)):
+        if value < 1:
+            raise IdaError(f"--{name} must be at least 1")
     if blocks < 0:
         raise IdaError("--blocks must be at least 0")
-    result = run_bench(game, games, sims, width, blocks, device=device)
+    result = run_bench(game, games, sims, width, blocks, device=device, lanes=lanes)
     if as_json:
         print(json.dumps(result))
         return

@@ -61,6 +61,9 @@ class GamesConfig(RunConfig):
     ema: float | None = Field(None, ge=0, lt=1, description="teacher EMA (None: latest net)")
     augment: bool = Field(True, description="train on the board's symmetries too")
     max_batch: int = Field(4096, ge=1, description="largest batch of net evaluations")
+    lanes: int = Field(
+        1, ge=1, description="self-play engine lanes (above 1: forward passes overlap search)"
+    )
     eval: EvalSettings = EvalSettings()
 
     def label(self) -> str:

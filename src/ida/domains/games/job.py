@@ -51,6 +51,7 @@ class GamesJob(Job):
             self.device,
             cfg.max_batch,
             cfg.search_value,
+            cfg.lanes,
         )
         self.loop = Loop(
             self.amplifier, self.distiller, self.evaluate, amplify_every=cfg.steps_per_round

@@ -101,10 +101,11 @@ class SelfPlay:
         device: torch.device | str = "cpu",
         max_batch: int = 4096,
         search_value: float = 0.0,
+        lanes: int = 1,
     ):
         self.game, self.search, self.games = game, search, games
         self.temperature_moves, self.device, self.max_batch = temperature_moves, device, max_batch
-        self.search_value = search_value
+        self.search_value, self.lanes = search_value, lanes
         self.counts: Counter = Counter()
 
     def propose(self, rng: np.random.Generator) -> np.ndarray:
@@ -128,7 +129,7 @@ class SelfPlay:
             for seed in work
         ]
         started = time.perf_counter()
-        games = Engine(max_batch=self.max_batch).run(coros)
+        games = Engine(max_batch=self.max_batch, lanes=self.lanes).run(coros)
         counts["search_seconds"] = time.perf_counter() - started
         return games, counts
 

@@ -26,7 +26,7 @@ OUTCOMES = ("invalid", "repeat", "new")  # what the forward model predicts of an
 class NetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    width: int = Field(64, ge=8, description="embedding width")
+    width: int = Field(128, ge=8, description="embedding width")
     token_width: int = Field(8, ge=1, description="embedding width of one integer")
     slots: int = Field(11, ge=2, description="variables a state can hold (inputs included)")
 
