@@ -235,12 +235,14 @@ def test_lanes_give_every_coroutine_its_own_answers(lanes):
 
 
 def test_a_lanes_batch_is_computed_while_another_lane_steps():
-    """Lane 0's batch function waits for something only lane 1's coroutine does: with one
-    lane that would never happen while the batch runs; with two it does."""
-    stepped = threading.Event()
+    """Lane 1's coroutine steps only once lane 0's batch has started, and the batch ends only
+    once that coroutine has stepped: with one lane (the batch after every step) both waits
+    would time out."""
+    started, stepped = threading.Event(), threading.Event()
     seen = []
 
     def waits_for_the_other_lane(items):
+        started.set()
         seen.append(stepped.wait(timeout=5))
         return items
 
@@ -248,10 +250,11 @@ def test_a_lanes_batch_is_computed_while_another_lane_steps():
         return await Call(waits_for_the_other_lane, ["x"])
 
     async def steps():
+        during = started.wait(timeout=5)
         stepped.set()
-        return "stepped"
+        return during
 
-    assert Engine(lanes=2).run([asks(), steps()]) == [["x"], "stepped"]
+    assert Engine(lanes=2).run([asks(), steps()]) == [["x"], True]
     assert seen == [True]
 
 

@@ -119,7 +119,8 @@ class Engine:
     That overlaps the Python of the coroutines with a model's forward pass (which releases the
     GIL inside its operations); during such a run Python's thread switch interval is
     ``switch_interval`` seconds, so the worker gets the GIL back between operations. A batch
-    function must then not touch what other lanes' coroutines change while it runs.
+    function then runs while coroutines step (other lanes', and its own lane's where an answer
+    from outside resumed them), so it must not touch what they change.
 
     While every runnable coroutine is parked on an ``Outside`` ticket, ``run`` waits for a
     delivery; after ``wait`` seconds with none it calls ``idle()`` (where a caller can poll a
