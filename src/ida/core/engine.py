@@ -107,7 +107,8 @@ class _Frame:
         self.waiting = 0
 
 
-Answers = list[tuple[_Frame, list[Any]]]
+Answers = list[tuple[_Frame, list[Any]]]  # each frame with the answers to resume it with
+Pending = dict[BatchFn, list[tuple[_Frame, list[Any]]]]  # each function's calls awaiting it
 
 
 class Engine:
@@ -172,7 +173,7 @@ class Engine:
             for ready in lanes:
                 if not ready:
                     continue
-                pending = self._step(ready, lanes, parked, out)
+                pending = self._step(ready, parked, out)
                 if pending:
                     self.stats.rounds += 1
                     if worker is None:
@@ -188,14 +189,10 @@ class Engine:
         return out
 
     def _step(
-        self,
-        ready: deque[tuple[_Frame, Any]],
-        lanes: list[deque[tuple[_Frame, Any]]],
-        parked: dict[Hashable, _Frame],
-        out: list[Any],
-    ) -> dict[BatchFn, list[tuple[_Frame, list[Any]]]]:
+        self, ready: deque[tuple[_Frame, Any]], parked: dict[Hashable, _Frame], out: list[Any]
+    ) -> Pending:
         """Step every coroutine of one lane until each is blocked; returns its pending calls."""
-        pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]] = {}
+        pending: Pending = {}
         while ready:
             frame, value = ready.popleft()
             try:
@@ -261,7 +258,7 @@ class Engine:
                 lanes[frame.lane].append((frame, answer))
                 block = False
 
-    def _answer(self, pending: dict[BatchFn, list[tuple[_Frame, list[Any]]]]) -> Answers:
+    def _answer(self, pending: Pending) -> Answers:
         """Each pending call's answers: one batched call per function (split at
         ``max_batch``)."""
         answered: Answers = []
