@@ -32,7 +32,7 @@ class ProgramsConfig(RunConfig):
     tasks: int = Field(128, ge=1, description="generated tasks searched a round")
     budget: int = Field(2000, ge=1, description="simulator calls per task in training")
     steps_per_round: int = Field(300, ge=1, description="distillation steps per round")
-    max_length: int = Field(5, ge=1, le=8, description="longest programs trained on")
+    max_length: int = Field(4, ge=1, le=8, description="longest programs trained on")
     advance_at: float = Field(0.3, gt=0, le=1, description="solved share that opens a length")
     negatives: int = Field(8, ge=0, description="value rows off the found path, per search")
     outcomes: int = Field(24, ge=0, description="forward-model rows per search")
