@@ -163,16 +163,24 @@ def test_missing_and_corrupt_checkpoint(monkeypatch, capsys, tmp_path, tiny_conf
     assert snapshot(run) == before
 
 
-def test_a_checkpoint_of_another_model_shape(monkeypatch, capsys, tmp_path, tiny_config):
-    """A parameter the checkpoint lacks (written by another version) is named, not 'corrupt'."""
+@pytest.mark.parametrize("change", ["drop", "reshape"])
+def test_a_checkpoint_of_another_model_shape(monkeypatch, capsys, tmp_path, tiny_config, change):
+    """A parameter the checkpoint lacks or shapes otherwise (written by another version, a
+    vocabulary grown since, say) is named, not 'corrupt'."""
     run = tmp_path / "run"
     train_tiny(monkeypatch, capsys, run, tiny_config)
     state = torch.load(run / "checkpoint.pt", weights_only=False)
-    del state["model"]["head.bias"]
+    bias = state["model"]["head.bias"]
+    if change == "drop":
+        del state["model"]["head.bias"]
+        said = "(missing parameter head.bias)"
+    else:
+        state["model"]["head.bias"] = torch.cat([bias, bias[:1]])
+        said = f"(head.bias is ({len(bias) + 1},) there, ({len(bias)},) here)"
     torch.save(state, run / "checkpoint.pt")
     before = snapshot(run)
     code, _, err = run_ida(monkeypatch, capsys, "eval", run)
-    one_line_error(code, err, "does not fit this version's model (missing parameter head.bias)")
+    one_line_error(code, err, f"does not fit this version's model {said}")
     assert snapshot(run) == before
 
 

@@ -107,8 +107,8 @@ def _restore(job: Job, state: dict, ckpt: Path) -> None:
 
 
 def _model_mismatch(model: nn.Module, saved: object) -> str | None:
-    """The first parameter a saved model state lacks or adds against ``model`` (None: neither,
-    or no state to compare, which loading then reports as corrupt)."""
+    """The first parameter a saved model state lacks, adds or shapes otherwise against
+    ``model`` (None: none, or no state to compare, which loading then reports as corrupt)."""
     if not isinstance(saved, dict):
         return None
     expected = model.state_dict()
@@ -116,7 +116,13 @@ def _model_mismatch(model: nn.Module, saved: object) -> str | None:
     if missing:
         return f"missing parameter {missing[0]}"
     unexpected = [name for name in saved if name not in expected]
-    return f"unexpected parameter {unexpected[0]}" if unexpected else None
+    if unexpected:
+        return f"unexpected parameter {unexpected[0]}"
+    for name, tensor in expected.items():
+        shape = getattr(saved[name], "shape", None)
+        if shape is not None and tuple(shape) != tuple(tensor.shape):
+            return f"{name} is {tuple(shape)} there, {tuple(tensor.shape)} here"
+    return None
 
 
 def open_run(
