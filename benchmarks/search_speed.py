@@ -47,6 +47,10 @@ replaced by one that returns ``board.tobytes()`` (the same bytes); ``np.int``, g
 1.24 and used by its connect4 code (not by Othello), is set to ``int``; ``tqdm``, imported by
 ``NNet.py`` for training only, is stubbed when it is not installed. Torch threads:
 ``--threads`` (2), for both.
+
+On 2 CPU cores ``--threads 1 --lanes 2`` puts the forward on one core and the searches on the
+other: at 32 channels that arrangement brings ida to over 10x alpha-zero-general at about 70%
+of the net's batched throughput (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -282,14 +286,16 @@ def time_ida(
     seed: int,
     leaves: int = 1,
     lanes: int = 1,
+    switch_interval: float = 1e-4,
 ):
-    """``games`` searches at once in one engine of ``lanes`` lanes, move after move (one
-    ``Engine.run`` each), ``leaves`` leaves in flight per game."""
+    """``games`` searches at once in one engine of ``lanes`` lanes (Python's switch interval
+    ``switch_interval`` while they run), move after move (one ``Engine.run`` each), ``leaves``
+    leaves in flight per game."""
     settings = SearchSettings(simulations=sims, c_puct=c_puct, unvisited_value=0.0, leaves=leaves)
     spiel = pyspiel.load_game("othello")
     timer, counts = Counter(), Counter()
     evaluate = make_evaluate(net, timer)
-    engine = Engine(lanes=lanes)
+    engine = Engine(lanes=lanes, switch_interval=switch_interval)
     roots = [Node(spiel.new_initial_state()) for _ in range(games)]
     rngs = [np.random.default_rng([seed, i]) for i in range(games)]
 
@@ -371,6 +377,7 @@ def measure(azg: AZG, channels: int, positions, args) -> dict:
                 args.seed,
                 args.leaves,
                 args.lanes,
+                args.switch_interval,
             )
         )
         batch = max(1, round(runs["ida"][0]["mean_batch"]))  # the engine's mean batch
@@ -428,6 +435,12 @@ def main() -> None:
         type=int,
         default=1,
         help="ida's engine lanes (above 1: forward passes overlap the other lanes' search)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=1e-4,
+        help="Python's switch interval in seconds while ida's lanes run (with --lanes above 1)",
     )
     parser.add_argument("--c-puct", type=float, default=1.0, help="alpha-zero-general's default")
     parser.add_argument("--budget", type=float, default=10.0, help="seconds per search timing")

@@ -1,3 +1,3 @@
 """Iterated Distillation and Amplification."""
 
-__version__ = "0.6.6"
+__version__ = "0.6.7"

@@ -129,8 +129,8 @@ def test_fillers_go_between_words_in_training_only_and_never_inside_a_name():
     v = vocab()
     fillers = set(model.filler_ids.tolist())
     assert {v.words[t] for t in fillers} == {"a", "city", "does", "in", "is", "of", "one",
-                                              "person", "the", "to", "what", "where", "which",
-                                              "who", "whom"}  # fmt: skip
+                                              "person", "that", "the", "to", "what", "where",
+                                              "which", "who", "whom"}  # fmt: skip
     texts = ["Who is the best friend of Ada Brook?", "Where is Lumen Ltd based?"]
     questions = torch.from_numpy(question_rows(texts))
     added = 0

@@ -137,6 +137,7 @@ PHRASES = {
                 "the manager of {x}",
                 "the boss of {x}",
                 "the person who is the boss of {x}",
+                "the person who supervises {x}",
                 "the person {x} reports to",
                 "the one managing {x}",
                 "!{x}'s manager",
@@ -145,6 +146,7 @@ PHRASES = {
                 "the best friend of {x}",
                 "the one {x} calls a best friend",
                 "the person whom {x} calls a best friend",
+                "the person who is a best friend to {x}",
                 "!{x}'s best friend",
             ),
             "home": (
@@ -158,12 +160,14 @@ PHRASES = {
                 "the city where {x} is based",
                 "the headquarters of {x}",
                 "the city {x} is headquartered in",
+                "the city that hosts the headquarters of {x}",
                 "!{x}'s headquarters",
             ),
             "country": (
                 "the country of {x}",
                 "the country {x} is in",
                 "the country containing {x}",
+                "the country that contains {x}",
                 "!{x}'s country",
             ),
         }
