@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from ida.core.engine import Call, Engine, Outside, Spawn
+from ida.core.engine import Call, Engine, Outside, Spawn, Staged
 
 
 class Recorder:
@@ -276,6 +276,39 @@ def test_lanes_run_batch_functions_one_at_a_time_off_the_main_thread():
     assert results == list(range(40))
     assert peak[0] == 1 and threading.get_ident() not in threads
     assert sys.getswitchinterval() == interval  # restored after the run
+
+
+def staged_doubler(log: list):
+    """A ``Staged`` batch function that doubles its items and logs each stage's thread."""
+
+    def stage(name, result):
+        log.append((name, threading.get_ident()))
+        return result
+
+    return Staged(
+        prepare=lambda items: stage("prepare", [x + 1 for x in items]),
+        compute=lambda inputs: stage("compute", [2 * x for x in inputs]),
+        finish=lambda items, inputs, outputs: stage("finish", [y - 2 for y in outputs]),
+    )
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+def test_a_staged_function_answers_as_its_three_stages_do(lanes):
+    log: list = []
+    fn = staged_doubler(log)
+    assert fn([1, 2]) == [2, 4]
+    results = Engine(lanes=lanes, max_batch=7).run([chain(fn, i, 3) for i in range(30)])
+    assert results == [8 * i for i in range(30)]
+    assert {name for name, _ in log} == {"prepare", "compute", "finish"}
+
+
+def test_with_lanes_only_a_staged_functions_compute_runs_in_the_worker():
+    log: list = []
+    main = threading.get_ident()
+    Engine(lanes=2).run([chain(staged_doubler(log), i, 3) for i in range(20)])
+    threads = {name: {t for n, t in log if n == name} for name in ("prepare", "compute", "finish")}
+    assert threads["prepare"] == threads["finish"] == {main}
+    assert threads["compute"] and main not in threads["compute"]
 
 
 @pytest.mark.filterwarnings("ignore:coroutine 'chain' was never awaited")

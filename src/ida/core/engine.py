@@ -70,6 +70,28 @@ class Outside:
         return (yield self)
 
 
+class Staged:
+    """A batch function in three stages: ``prepare`` (items -> inputs) and ``finish`` (items,
+    inputs, outputs -> answers) are its Python, ``compute`` (inputs -> outputs) the model's
+    forward pass. Called, it runs the three in turn. An engine with lanes runs ``prepare`` and
+    ``finish`` on its own thread, between the coroutines' steps, and only ``compute`` in the
+    worker, so the worker's time is the forward's alone."""
+
+    __slots__ = ("prepare", "compute", "finish")
+
+    def __init__(
+        self,
+        prepare: Callable[[list[Any]], Any],
+        compute: Callable[[Any], Any],
+        finish: Callable[[list[Any], Any, Any], Sequence[Any]],
+    ):
+        self.prepare, self.compute, self.finish = prepare, compute, finish
+
+    def __call__(self, items: list[Any]) -> Sequence[Any]:
+        inputs = self.prepare(items)
+        return self.finish(items, inputs, self.compute(inputs))
+
+
 @dataclass
 class EngineStats:
     """Counters over an engine's lifetime: batched calls made and items they answered."""
@@ -109,6 +131,8 @@ class _Frame:
 
 Answers = list[tuple[_Frame, list[Any]]]  # each frame with the answers to resume it with
 Pending = dict[BatchFn, list[tuple[_Frame, list[Any]]]]  # each function's calls awaiting it
+# a lane's pending calls and its batches in the worker: (function, items, inputs, future) each
+Launched = tuple[Pending, list[tuple[BatchFn, list[Any], Any, Future]]]
 
 
 class Engine:
@@ -168,7 +192,7 @@ class Engine:
         for i, c in enumerate(coros):
             lanes[i % self.lanes].append((_Frame(c, None, i, i % self.lanes), None))
         parked: dict[Hashable, _Frame] = {}
-        in_flight: deque[Future] = deque()  # batches in the worker, answered in this order
+        in_flight: deque[Launched] = deque()  # lanes' batches in the worker, in this order
         while any(lanes) or in_flight or parked:
             for ready in lanes:
                 if not ready:
@@ -179,11 +203,11 @@ class Engine:
                     if worker is None:
                         self._resume(self._answer(pending), lanes)
                     else:
-                        in_flight.append(worker.submit(self._answer, pending))
-                while in_flight and in_flight[0].done():
-                    self._resume(in_flight.popleft().result(), lanes)
+                        in_flight.append(self._launch(pending, worker))
+                while in_flight and all(job[3].done() for job in in_flight[0][1]):
+                    self._resume(self._land(in_flight.popleft()), lanes)
             if not any(lanes) and in_flight:
-                self._resume(in_flight.popleft().result(), lanes)  # wait for the oldest batch
+                self._resume(self._land(in_flight.popleft()), lanes)  # wait for the oldest
             if parked:
                 self._collect(parked, lanes, block=not any(lanes) and not in_flight)
         return out
@@ -258,25 +282,61 @@ class Engine:
                 lanes[frame.lane].append((frame, answer))
                 block = False
 
+    def _chunks(self, pending: Pending) -> Iterator[tuple[BatchFn, list[Any]]]:
+        """Each function's pending items, in chunks of at most ``max_batch`` (counted)."""
+        for fn, calls in pending.items():
+            items = [item for _, batch in calls for item in batch]
+            for start in range(0, len(items), self.max_batch):
+                chunk = items[start : start + self.max_batch]
+                self.stats.batches += 1
+                self.stats.items += len(chunk)
+                yield fn, chunk
+
     def _answer(self, pending: Pending) -> Answers:
         """Each pending call's answers: one batched call per function (split at
         ``max_batch``)."""
-        answered: Answers = []
-        for fn, calls in pending.items():
-            items = [item for _, batch in calls for item in batch]
-            results: list[Any] = []
-            for start in range(0, len(items), self.max_batch):
-                chunk = items[start : start + self.max_batch]
-                answers = fn(chunk)
-                if len(answers) != len(chunk):
-                    raise RuntimeError(
-                        f"batch function returned {len(answers)} results for {len(chunk)} items"
-                    )
-                results.extend(answers)
-                self.stats.batches += 1
-                self.stats.items += len(chunk)
-            pos = 0
-            for frame, batch in calls:
-                answered.append((frame, results[pos : pos + len(batch)]))
-                pos += len(batch)
-        return answered
+        results = {fn: [] for fn in pending}
+        for fn, chunk in self._chunks(pending):
+            results[fn].extend(_checked(fn(chunk), chunk))
+        return _share(pending, results)
+
+    def _launch(self, pending: Pending, worker: ThreadPoolExecutor) -> Launched:
+        """Start one lane's batches in the worker: a ``Staged`` function's ``prepare`` here
+        and only its ``compute`` there."""
+        jobs = []
+        for fn, chunk in self._chunks(pending):
+            if type(fn) is Staged:
+                inputs = fn.prepare(chunk)
+                jobs.append((fn, chunk, inputs, worker.submit(fn.compute, inputs)))
+            else:
+                jobs.append((fn, chunk, None, worker.submit(fn, chunk)))
+        return pending, jobs
+
+    @staticmethod
+    def _land(launched: Launched) -> Answers:
+        """A launched lane's answers (waiting for its batches; ``finish`` runs here)."""
+        pending, jobs = launched
+        results = {fn: [] for fn in pending}
+        for fn, chunk, inputs, future in jobs:
+            out = future.result()
+            if type(fn) is Staged:
+                out = fn.finish(chunk, inputs, out)
+            results[fn].extend(_checked(out, chunk))
+        return _share(pending, results)
+
+
+def _checked(answers: Sequence[Any], chunk: list[Any]) -> Sequence[Any]:
+    if len(answers) != len(chunk):
+        raise RuntimeError(f"batch function returned {len(answers)} results for {len(chunk)} items")
+    return answers
+
+
+def _share(pending: Pending, results: dict[BatchFn, list[Any]]) -> Answers:
+    """Cut each function's results into the answers of the calls that awaited it."""
+    answered: Answers = []
+    for fn, calls in pending.items():
+        pos = 0
+        for frame, batch in calls:
+            answered.append((frame, results[fn][pos : pos + len(batch)]))
+            pos += len(batch)
+    return answered

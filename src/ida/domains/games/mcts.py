@@ -29,7 +29,7 @@ import pyspiel
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ida.core.engine import BatchFn, Call
+from ida.core.engine import BatchFn, Call, Staged
 from ida.domains.games.game import Game
 
 
@@ -80,16 +80,20 @@ class Node:
         return Node(state)
 
 
-def make_evaluator(net: torch.nn.Module, game: Game, device: torch.device | str = "cpu") -> BatchFn:
+def make_evaluator(net: torch.nn.Module, game: Game, device: torch.device | str = "cpu") -> Staged:
     """The batch function searches await: states -> (legal actions, their priors, value), the
-    priors a softmax over the legal moves only. ``net`` must be in eval mode."""
+    priors a softmax over the legal moves only. ``net`` must be in eval mode. Staged: the
+    encoding and the priors are its Python, the forward pass its ``compute``."""
 
     @torch.inference_mode()
-    def evaluate(states: Sequence[pyspiel.State]) -> list[tuple[list[int], list[float], float]]:
-        logits, values = net(torch.from_numpy(game.encode(states)).to(device))
-        return legal_priors(states, logits, values)
+    def compute(boards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return net(boards.to(device))
 
-    return evaluate
+    @torch.inference_mode()
+    def finish(states, _boards, out) -> list[tuple[list[int], list[float], float]]:
+        return legal_priors(states, *out)
+
+    return Staged(lambda states: torch.from_numpy(game.encode(states)), compute, finish)
 
 
 def legal_priors(
