@@ -305,7 +305,7 @@ class Engine:
         and only its ``compute`` there."""
         jobs = []
         for fn, chunk in self._chunks(pending):
-            if type(fn) is Staged:
+            if isinstance(fn, Staged):
                 inputs = fn.prepare(chunk)
                 jobs.append((fn, chunk, inputs, worker.submit(fn.compute, inputs)))
             else:
@@ -319,7 +319,7 @@ class Engine:
         results = {fn: [] for fn in pending}
         for fn, chunk, inputs, future in jobs:
             out = future.result()
-            if type(fn) is Staged:
+            if isinstance(fn, Staged):
                 out = fn.finish(chunk, inputs, out)
             results[fn].extend(_checked(out, chunk))
         return _share(pending, results)
