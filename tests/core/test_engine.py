@@ -316,8 +316,11 @@ def test_a_failing_batch_function_in_a_lane_fails_the_run():
     def broken(items):
         raise ZeroDivisionError("in the batch")
 
+    coros = [chain(broken, i, 1) for i in range(4)]
     with pytest.raises(ZeroDivisionError, match="in the batch"):
-        Engine(lanes=2).run([chain(broken, i, 1) for i in range(4)])
+        Engine(lanes=2).run(coros)
+    for coro in coros:  # a lane the error cut short never started its coroutines
+        coro.close()
 
 
 def test_lanes_deliver_parked_answers_to_their_coroutines():
